@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// The `dlip` command: a thin layer over the library API. Each sub-command lives in cli/commands/.
+import { Command } from 'commander';
+import { registerInspect } from './commands/inspect.js';
+import { readPackageVersion } from '../version.js';
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('dlip')
+    .description('Distill BLIP-style vision-language models into small, fast students and run them locally.')
+    .version(readPackageVersion())
+    .option('--backend <name>', 'tensor backend: wasm or cpu (default: $DLIP_BACKEND, else wasm)')
+    .showHelpAfterError();
+  registerInspect(program);
+  return program;
+}
+
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (err) {
+  // Expected failures (bad input, missing files) print one readable line; DLIP_DEBUG shows the stack.
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`dlip: ${message}\n`);
+  if (process.env.DLIP_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  process.exitCode = 1;
+}

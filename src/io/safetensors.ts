@@ -1,0 +1,204 @@
+// safetensors, written from the format's specification (huggingface/safetensors README): an 8-byte
+// little-endian header length N, N bytes of JSON {name: {dtype, shape, data_offsets}} (+ optional
+// __metadata__), then the raw little-endian tensor bytes. Hand-written because no maintained npm
+// package reads it lazily per tensor; reading tensor by tensor keeps one copy of a large file in memory.
+import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { writeAtomic } from './atomic.js';
+
+export type StoredDType = 'F32' | 'F16' | 'BF16' | 'I64';
+const READABLE: readonly string[] = ['F32', 'F16', 'BF16', 'I64'];
+const BYTES: Record<StoredDType, number> = { F32: 4, F16: 2, BF16: 2, I64: 8 };
+
+export interface TensorEntry {
+  name: string;
+  dtype: string;
+  shape: number[];
+  /** Byte range inside the data section. */
+  begin: number;
+  end: number;
+}
+
+export interface SafetensorsHeader {
+  path: string;
+  entries: Map<string, TensorEntry>;
+  metadata: Record<string, string>;
+  /** File offset where the data section starts. */
+  dataStart: number;
+}
+
+/** A tensor read into memory: floats widen to Float32Array, I64 stays exact in BigInt64Array. */
+export type LoadedTensor =
+  | { dtype: 'F32'; shape: number[]; data: Float32Array }
+  | { dtype: 'I64'; shape: number[]; data: BigInt64Array };
+
+const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+
+function fail(path: string, message: string): never {
+  throw new Error(`${path}: not a valid safetensors file: ${message}`);
+}
+
+export async function readHeader(path: string): Promise<SafetensorsHeader> {
+  const handle = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`${path}: cannot open (${err.code ?? err.message})`);
+  });
+  try {
+    return await readHeaderFrom(handle, path);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function readHeaderFrom(handle: FileHandle, path: string): Promise<SafetensorsHeader> {
+  const { size } = await handle.stat();
+  if (size < 8) fail(path, `file has ${size} bytes, fewer than the 8-byte header length`);
+  const lengthBytes = Buffer.alloc(8);
+  await handle.read(lengthBytes, 0, 8, 0);
+  const headerLength = Number(lengthBytes.readBigUInt64LE(0));
+  if (headerLength > MAX_HEADER_BYTES || 8 + headerLength > size) {
+    fail(path, `header length ${headerLength} does not fit in a ${size}-byte file`);
+  }
+  const json = Buffer.alloc(headerLength);
+  await handle.read(json, 0, headerLength, 8);
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(json.toString('utf8')) as Record<string, unknown>;
+  } catch (err) {
+    fail(path, `header is not JSON (${(err as Error).message})`);
+  }
+  const dataStart = 8 + headerLength;
+  const dataLength = size - dataStart;
+  const entries = new Map<string, TensorEntry>();
+  let metadata: Record<string, string> = {};
+  for (const [name, raw] of Object.entries(parsed)) {
+    if (name === '__metadata__') {
+      metadata = raw as Record<string, string>;
+      continue;
+    }
+    const info = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const shape = info.shape;
+    const offsets = info.data_offsets;
+    if (typeof info.dtype !== 'string' || !Array.isArray(shape) || !Array.isArray(offsets) || offsets.length !== 2) {
+      fail(path, `tensor "${name}" lacks dtype, shape or data_offsets`);
+    }
+    const [begin, end] = offsets as [number, number];
+    if (!(begin >= 0 && begin <= end && end <= dataLength)) {
+      fail(path, `tensor "${name}" has data_offsets [${begin}, ${end}] outside the ${dataLength}-byte data section`);
+    }
+    const dims = shape as number[];
+    const dtype = info.dtype;
+    if ((READABLE as string[]).includes(dtype)) {
+      const expected = dims.reduce((a, b) => a * b, 1) * BYTES[dtype as StoredDType];
+      if (expected !== end - begin) {
+        fail(path, `tensor "${name}" ${dtype}[${dims.join(',')}] needs ${expected} bytes but spans ${end - begin}`);
+      }
+    }
+    entries.set(name, { name, dtype, shape: dims, begin, end });
+  }
+  return { path, entries, metadata, dataStart };
+}
+
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const fraction = h & 0x3ff;
+  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
+  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
+  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
+}
+
+function decode(entry: TensorEntry, bytes: Buffer, path: string): LoadedTensor {
+  const count = entry.shape.reduce((a, b) => a * b, 1);
+  switch (entry.dtype) {
+    case 'F32': {
+      const data = new Float32Array(count);
+      new Uint8Array(data.buffer).set(bytes);
+      return { dtype: 'F32', shape: entry.shape, data };
+    }
+    case 'F16': {
+      const data = new Float32Array(count);
+      for (let i = 0; i < count; i++) data[i] = halfToFloat(bytes.readUInt16LE(2 * i));
+      return { dtype: 'F32', shape: entry.shape, data };
+    }
+    case 'BF16': {
+      // bfloat16 is the upper half of a float32.
+      const widened = new Uint32Array(count);
+      for (let i = 0; i < count; i++) widened[i] = bytes.readUInt16LE(2 * i) << 16;
+      return { dtype: 'F32', shape: entry.shape, data: new Float32Array(widened.buffer) };
+    }
+    case 'I64': {
+      const data = new BigInt64Array(count);
+      new Uint8Array(data.buffer).set(bytes);
+      return { dtype: 'I64', shape: entry.shape, data };
+    }
+    default:
+      throw new Error(`${path}: tensor "${entry.name}" has dtype ${entry.dtype}; dlip reads ${READABLE.join(', ')}`);
+  }
+}
+
+/**
+ * Reads the named tensors (all by default), one at a time, so at most one raw tensor buffer is
+ * alive beside the decoded ones.
+ */
+export async function readSafetensors(path: string, names?: Iterable<string>): Promise<Map<string, LoadedTensor>> {
+  const handle = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`${path}: cannot open (${err.code ?? err.message})`);
+  });
+  try {
+    const header = await readHeaderFrom(handle, path);
+    const wanted = names ? [...names] : [...header.entries.keys()];
+    const out = new Map<string, LoadedTensor>();
+    for (const name of wanted) {
+      const entry = header.entries.get(name);
+      if (!entry) throw new Error(`${path}: no tensor named "${name}"`);
+      const bytes = Buffer.alloc(entry.end - entry.begin);
+      await handle.read(bytes, 0, bytes.length, header.dataStart + entry.begin);
+      out.set(name, decode(entry, bytes, path));
+    }
+    return out;
+  } finally {
+    await handle.close();
+  }
+}
+
+export interface TensorToWrite {
+  shape: number[];
+  data: Float32Array;
+}
+
+/**
+ * Writes F32 tensors in sorted-name order (as Hugging Face does), streaming one tensor at a time,
+ * atomically. The header is padded with spaces to a multiple of 8 so the data stays aligned.
+ */
+export async function writeSafetensors(
+  path: string,
+  tensors: Map<string, TensorToWrite>,
+  metadata?: Record<string, string>,
+): Promise<void> {
+  const names = [...tensors.keys()].sort();
+  const header: Record<string, unknown> = {};
+  if (metadata && Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const name of names) {
+    const t = tensors.get(name)!;
+    const count = t.shape.reduce((a, b) => a * b, 1);
+    if (count !== t.data.length) {
+      throw new Error(`cannot write "${name}" to ${path}: shape [${t.shape.join(',')}] holds ${count} values, data has ${t.data.length}`);
+    }
+    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
+  const jsonBytes = Buffer.from(json, 'utf8');
+  const lengthBytes = Buffer.alloc(8);
+  lengthBytes.writeBigUInt64LE(BigInt(jsonBytes.length));
+  await writeAtomic(path, async (handle) => {
+    await handle.write(lengthBytes);
+    await handle.write(jsonBytes);
+    for (const name of names) {
+      const data = tensors.get(name)!.data;
+      await handle.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    }
+  });
+}
