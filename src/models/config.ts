@@ -1,5 +1,6 @@
 // BLIP model configuration with the Hugging Face field names, so a HF `config.json` loads as is.
-// Validated once here; everything past this module works with plain typed data.
+// Validated once here; everything past this module works with plain typed data. Defaults are the
+// HF config classes' defaults, because HF writes config.json without the fields equal to them.
 import { z } from 'zod';
 
 const positiveInt = z.number().int().positive();
@@ -21,7 +22,7 @@ export const TextConfigSchema = z.looseObject({
   encoder_hidden_size: positiveInt.default(768),
   intermediate_size: positiveInt.default(3072),
   num_hidden_layers: positiveInt.default(12),
-  num_attention_heads: positiveInt.default(12),
+  num_attention_heads: positiveInt.default(8),
   max_position_embeddings: positiveInt.default(512),
   layer_norm_eps: z.number().positive().default(1e-12),
   hidden_act: z.literal('gelu').default('gelu'),

@@ -1,0 +1,75 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readHeader, readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'dlip-st-'));
+
+/** A safetensors file assembled by hand from the specification, independent of our writer. */
+function handMade(name: string, tensors: { name: string; dtype: string; shape: number[]; bytes: Buffer }[]): string {
+  const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
+  let offset = 0;
+  for (const t of tensors) {
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.bytes.length] };
+    offset += t.bytes.length;
+  }
+  const json = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  const path = join(dir, name);
+  writeFileSync(path, Buffer.concat([len, json, ...tensors.map((t) => t.bytes)]));
+  return path;
+}
+
+describe('safetensors', () => {
+  it('reads F16, BF16 and I64 exactly', async () => {
+    const f16 = Buffer.alloc(8);
+    [0x3c00, 0xc000, 0x3555, 0x0001].forEach((h, i) => f16.writeUInt16LE(h, 2 * i)); // 1, -2, ~1/3, smallest subnormal
+    const bf16 = Buffer.alloc(4);
+    [0x3f80, 0xc0a0].forEach((h, i) => bf16.writeUInt16LE(h, 2 * i)); // 1, -5
+    const i64 = Buffer.alloc(16);
+    i64.writeBigInt64LE(-100n, 0);
+    i64.writeBigInt64LE(30523n, 8);
+    const path = handMade('mixed.safetensors', [
+      { name: 'a', dtype: 'F16', shape: [2, 2], bytes: f16 },
+      { name: 'b', dtype: 'BF16', shape: [2], bytes: bf16 },
+      { name: 'ids', dtype: 'I64', shape: [2], bytes: i64 },
+    ]);
+    const t = await readSafetensors(path);
+    assert.deepEqual(Array.from(t.get('a')!.data as Float32Array).slice(0, 2), [1, -2]);
+    assert.ok(Math.abs((t.get('a')!.data[2] as number) - 0.33325195) < 1e-7);
+    assert.equal(t.get('a')!.data[3], 2 ** -24);
+    assert.deepEqual(Array.from(t.get('b')!.data as Float32Array), [1, -5]);
+    assert.deepEqual(Array.from(t.get('ids')!.data as BigInt64Array), [-100n, 30523n]);
+    assert.deepEqual((await readHeader(path)).metadata, { format: 'pt' });
+  });
+
+  it('round-trips F32 through the writer, atomically, with aligned data', async () => {
+    const path = join(dir, 'rt.safetensors');
+    const tensors = new Map([
+      ['z.weight', { shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) }],
+      ['a.bias', { shape: [], data: Float32Array.from([0.07]) }],
+    ]);
+    await writeSafetensors(path, tensors, { format: 'pt' });
+    const header = await readHeader(path);
+    assert.equal(header.dataStart % 8, 0);
+    assert.deepEqual([...header.entries.keys()], ['a.bias', 'z.weight']);
+    const back = await readSafetensors(path);
+    assert.deepEqual(Array.from(back.get('z.weight')!.data as Float32Array), [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(back.get('a.bias')!.shape, []);
+    assert.ok(!readdirSync(dir).some((f) => f.endsWith('.tmp')), 'temp file left behind');
+  });
+
+  it('names the file and tensor when the file is malformed', async () => {
+    const truncated = handMade('short.safetensors', [{ name: 'w', dtype: 'F32', shape: [4], bytes: Buffer.alloc(12) }]);
+    await assert.rejects(readSafetensors(truncated), /short\.safetensors.*"w".*16 bytes but spans 12/);
+    const notJson = join(dir, 'junk.safetensors');
+    writeFileSync(notJson, Buffer.concat([Buffer.from([4, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('{{{{')]));
+    await assert.rejects(readSafetensors(notJson), /junk\.safetensors: not a valid safetensors file: header is not JSON/);
+    await assert.rejects(readSafetensors(join(dir, 'absent.safetensors')), /absent\.safetensors: cannot open \(ENOENT\)/);
+    const path = handMade('u8.safetensors', [{ name: 'q', dtype: 'U8', shape: [2], bytes: Buffer.alloc(2) }]);
+    await assert.rejects(readSafetensors(path), /"q" has dtype U8/);
+  });
+});
