@@ -2,7 +2,9 @@
 // The `dlip` command: a thin layer over the library API. Each sub-command lives in cli/commands/.
 import { Command } from 'commander';
 import { registerInspect } from './commands/inspect.js';
+import { registerData } from './commands/data.js';
 import { readPackageVersion } from '../version.js';
+import { initBackend } from '../engine/backend.js';
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -10,8 +12,12 @@ export function buildProgram(): Command {
     .description('Distill BLIP-style vision-language models into small, fast students and run them locally.')
     .version(readPackageVersion())
     .option('--backend <name>', 'tensor backend: wasm or cpu (default: $DLIP_BACKEND, else wasm)')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .hook('preAction', async (command) => {
+      await initBackend(command.opts<{ backend?: string }>().backend);
+    });
   registerInspect(program);
+  registerData(program);
   return program;
 }
 

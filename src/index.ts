@@ -1,0 +1,24 @@
+// dlip's library API: everything the `dlip` command does is available from here.
+export { tf, initBackend, requestedBackend, activeBackend, BACKENDS, DEFAULT_BACKEND } from './engine/backend.js';
+export type { BackendName } from './engine/backend.js';
+export { matmul, linear, embeddingLookup, gelu, layerNorm } from './engine/ops.js';
+export { Module, ModuleList, Parameter } from './nn/module.js';
+export { initParameters } from './nn/init.js';
+export * from './models/config.js';
+export * from './models/blip.js';
+export { TextModel, LMHead } from './models/text.js';
+export { VisionModel } from './models/vision.js';
+export type { EncoderOutput, OutputOptions } from './models/outputs.js';
+export { listPresets, loadPreset, isPreset } from './models/presets.js';
+export { resolveConfig } from './models/resolve.js';
+export { interpolatePositionEmbedding } from './models/positions.js';
+export { readHeader, readSafetensors, writeSafetensors } from './io/safetensors.js';
+export type { LoadedTensor, TensorToWrite } from './io/safetensors.js';
+export { loadModel, saveModel, readModelConfig, readManifest } from './io/checkpoint.js';
+export type { LoadModelOptions, LoadedModel, Manifest } from './io/checkpoint.js';
+export { applyWeights } from './io/weights.js';
+export { captionLoss, IGNORE_INDEX } from './objectives/lm.js';
+export { modelCost, taskCost } from './eval/cost.js';
+export * from './eval/metrics/index.js';
+export { inspect } from './inspect.js';
+export type { InspectReport } from './inspect.js';
