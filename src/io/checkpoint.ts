@@ -124,7 +124,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
 function stateDict(model: BlipModel): Map<string, TensorToWrite> {
   const out = new Map<string, TensorToWrite>();
   const params = model.namedParameters();
-  for (const [name, p] of params) out.set(name, { shape: [...p.shape], data: p.value.dataSync() as Float32Array });
+  for (const [name, p] of params) out.set(name, { shape: [...p.shape], data: () => p.value.dataSync() as Float32Array });
   for (const [alias, name] of model.namedAliases()) out.set(alias, out.get(name)!);
   return out;
 }

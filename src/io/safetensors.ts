@@ -163,12 +163,14 @@ export async function readSafetensors(path: string, names?: Iterable<string>): P
 
 export interface TensorToWrite {
   shape: number[];
-  data: Float32Array;
+  /** The values, or a function that produces them when their turn comes to be written. */
+  data: Float32Array | (() => Float32Array);
 }
 
 /**
  * Writes F32 tensors in sorted-name order (as Hugging Face does), streaming one tensor at a time,
- * atomically. The header is padded with spaces to a multiple of 8 so the data stays aligned.
+ * atomically; lazy `data` is produced only when written, so a model's weights need not all be copied
+ * out of the backend at once. The header is padded with spaces to a multiple of 8 so data stays aligned.
  */
 export async function writeSafetensors(
   path: string,
@@ -181,12 +183,9 @@ export async function writeSafetensors(
   let offset = 0;
   for (const name of names) {
     const t = tensors.get(name)!;
-    const count = t.shape.reduce((a, b) => a * b, 1);
-    if (count !== t.data.length) {
-      throw new Error(`cannot write "${name}" to ${path}: shape [${t.shape.join(',')}] holds ${count} values, data has ${t.data.length}`);
-    }
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
-    offset += t.data.byteLength;
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * 4;
+    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
   }
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
@@ -197,7 +196,12 @@ export async function writeSafetensors(
     await handle.write(lengthBytes);
     await handle.write(jsonBytes);
     for (const name of names) {
-      const data = tensors.get(name)!.data;
+      const t = tensors.get(name)!;
+      const data = typeof t.data === 'function' ? t.data() : t.data;
+      const count = t.shape.reduce((a, b) => a * b, 1);
+      if (count !== data.length) {
+        throw new Error(`cannot write "${name}" to ${path}: shape [${t.shape.join(',')}] holds ${count} values, data has ${data.length}`);
+      }
       await handle.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     }
   });

@@ -4,6 +4,8 @@ import { interpolatePositionEmbedding } from '../models/positions.js';
 import type { LoadedTensor } from './safetensors.js';
 
 const POSITION_KEY = /(^|\.)vision_model\.embeddings\.position_embedding$/;
+/** Buffers older HF checkpoints stored beside the weights; HF itself ignores them on load. */
+const IGNORED_BUFFER = /(^|\.)embeddings\.position_ids$/;
 
 export interface ApplyWeightsOptions {
   /** Accept missing keys (they keep their initial values) and ignore unexpected ones. */
@@ -18,6 +20,8 @@ export interface ApplyWeightsReport {
   unexpected: string[];
   /** Keys resized on the way in (position grids). */
   resized: string[];
+  /** Stored buffers that are not parameters (position_ids). */
+  ignored: string[];
 }
 
 const fmt = (shape: readonly number[]): string => `[${shape.join(',')}]`;
@@ -30,11 +34,15 @@ const fmt = (shape: readonly number[]): string => `[${shape.join(',')}]`;
 export function applyWeights(model: Module, tensors: Map<string, LoadedTensor>, options: ApplyWeightsOptions = {}): ApplyWeightsReport {
   const params = model.namedParameters();
   const aliases = model.namedAliases();
-  const report: ApplyWeightsReport = { loaded: [], missing: [], unexpected: [], resized: [] };
+  const report: ApplyWeightsReport = { loaded: [], missing: [], unexpected: [], resized: [], ignored: [] };
   const misshaped: string[] = [];
   const values = new Map<string, Float32Array>();
   for (const [key, tensor] of tensors) {
     const name = params.has(key) ? key : aliases.get(key);
+    if (!name && IGNORED_BUFFER.test(key)) {
+      report.ignored.push(key);
+      continue;
+    }
     if (!name) {
       report.unexpected.push(key);
       continue;

@@ -82,6 +82,7 @@ describe('checkpoints', () => {
     weights.delete('itm_head.bias');
     weights.delete('text_proj.weight');
     weights.set('extra.thing', { dtype: 'F32', shape: [3], data: new Float32Array(3) });
+    weights.set('text_encoder.embeddings.position_ids', { dtype: 'I64', shape: [1, 64], data: new BigInt64Array(64) });
     weights.set('vision_proj.bias', { dtype: 'F32', shape: [5], data: new Float32Array(5) });
     const config = JSON.parse(readFileSync(join(FIXTURE_DIR, 'retrieval_config.json'), 'utf8'));
     const { parseBlipConfig } = await import('../../src/models/config.js');
@@ -100,6 +101,7 @@ describe('checkpoints', () => {
     const report = applyWeights(model, weights, { partial: true });
     assert.deepEqual(report.missing.sort(), ['itm_head.bias', 'text_proj.weight', 'vision_proj.bias']);
     assert.deepEqual(report.unexpected, ['extra.thing']);
+    assert.deepEqual(report.ignored, ['text_encoder.embeddings.position_ids']);
     model.dispose();
   });
 
