@@ -1,0 +1,74 @@
+// BLIP's momentum encoders and feature queues for ITC: an exponential moving average of the image
+// and text towers and their projections, and the last Q momentum features as extra negatives.
+import { tf } from '../engine/backend.js';
+import { createModel, l2Normalize } from '../models/blip.js';
+import type { BlipForImageTextRetrieval } from '../models/blip.js';
+import type { Parameter } from '../nn/module.js';
+import { createRng, fillNormal } from '../nn/init.js';
+
+/** The parts BLIP keeps a momentum copy of. */
+const MOMENTUM_PREFIXES = ['vision_model.', 'vision_proj.', 'text_encoder.', 'text_proj.'];
+
+export class MomentumContrast {
+  readonly model: BlipForImageTextRetrieval;
+  private readonly pairs: [online: Parameter, momentum: Parameter][] = [];
+  readonly imageQueue: tf.Variable;
+  readonly textQueue: tf.Variable;
+  /** Image ids of queued features (−1: a random initial entry that matches nothing). */
+  queueIds: number[];
+  pointer = 0;
+
+  constructor(
+    online: BlipForImageTextRetrieval,
+    readonly queueSize: number,
+    readonly momentum: number,
+    seed: number,
+  ) {
+    this.model = createModel(online.config, 'BlipForImageTextRetrieval') as BlipForImageTextRetrieval;
+    const momentumParams = this.model.namedParameters();
+    for (const [name, p] of online.namedParameters()) {
+      if (!MOMENTUM_PREFIXES.some((prefix) => name.startsWith(prefix))) continue;
+      const copy = momentumParams.get(name)!;
+      copy.assign(p.value.dataSync() as Float32Array, false);
+      this.pairs.push([p, copy]);
+    }
+    const width = online.config.image_text_hidden_size;
+    const rng = createRng(seed);
+    const randomFeatures = () => tf.tidy(() => l2Normalize(tf.tensor2d(fillNormal(new Float32Array(queueSize * width), 1, rng), [queueSize, width])));
+    this.imageQueue = tf.variable(randomFeatures(), false);
+    this.textQueue = tf.variable(randomFeatures(), false);
+    this.queueIds = new Array<number>(queueSize).fill(-1);
+  }
+
+  /** momentum ← m·momentum + (1 − m)·online, for every copied parameter. */
+  update(): void {
+    const m = this.momentum;
+    for (const [online, copy] of this.pairs) {
+      tf.tidy(() => copy.value.assign(tf.add(tf.mul(copy.value, m), tf.mul(online.value, 1 - m))));
+    }
+  }
+
+  /** Pushes a batch of momentum features (ring buffer; BLIP requires Q divisible by the batch). */
+  enqueue(imageFeatures: tf.Tensor, textFeatures: tf.Tensor, ids: readonly number[]): void {
+    const b = ids.length;
+    if (this.queueSize === 0) return;
+    if (this.queueSize % b !== 0) throw new Error(`queue size ${this.queueSize} is not a multiple of the batch size ${b}`);
+    const at = this.pointer;
+    tf.tidy(() => {
+      const put = (queue: tf.Variable, feats: tf.Tensor) => {
+        const parts = [queue.slice([0, 0], [at, -1]), feats, queue.slice([at + b, 0], [-1, -1])];
+        queue.assign(tf.concat(parts.filter((p) => p.shape[0]! > 0), 0));
+      };
+      put(this.imageQueue, imageFeatures);
+      put(this.textQueue, textFeatures);
+    });
+    ids.forEach((id, i) => (this.queueIds[at + i] = id));
+    this.pointer = (at + b) % this.queueSize;
+  }
+
+  dispose(): void {
+    this.model.dispose();
+    this.imageQueue.dispose();
+    this.textQueue.dispose();
+  }
+}
