@@ -2,6 +2,7 @@
 // The `dlip` command: a thin layer over the library API. Each sub-command lives in cli/commands/.
 import { Command } from 'commander';
 import { registerInspect } from './commands/inspect.js';
+import { registerData } from './commands/data.js';
 import { readPackageVersion } from '../version.js';
 import { initBackend } from '../engine/backend.js';
 
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
       await initBackend(command.opts<{ backend?: string }>().backend);
     });
   registerInspect(program);
+  registerData(program);
   return program;
 }
 
