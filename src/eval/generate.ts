@@ -1,0 +1,327 @@
+// Greedy and beam-search decoding for captions and open-ended answers, with the semantics of the
+// Hugging Face `generate()` that BLIP's published numbers come from (transformers 4.1x): processors
+// (repetition penalty, minimum length) act on raw logits in greedy search and on log-softmax scores
+// in beam search; beam hypotheses are ranked by sum log-prob / length^length_penalty, with length
+// the hypothesis' full sequence (BOS and prompt included, EOS excluded), and the search stops early
+// as BeamHypotheses.is_done says. No KV cache: each step recomputes the whole (short) sequence, but
+// every live sequence of every input runs in one decoder call, and finished inputs leave the batch.
+import { tf } from '../engine/backend.js';
+import type { TextConfig } from '../models/config.js';
+
+/**
+ * One decoder forward over a batch of token sequences. `rows[n]` is the input (image or question)
+ * that sequence n belongs to, so the caller gathers the states it cross-attends to. Returns logits
+ * [N, T, vocab] (only the last position is read) or [N, vocab] for the last position alone.
+ * Called inside tf.tidy: intermediate tensors are freed by the caller.
+ */
+export type SequenceDecoder = (inputIds: tf.Tensor2D, attentionMask: tf.Tensor2D, rows: tf.Tensor1D) => tf.Tensor;
+
+/** A model with BLIP's caption decoder (BlipForConditionalGeneration, BlipForPreTraining). */
+export interface CaptionModel {
+  encodeImage(pixelValues: tf.Tensor): { lastHiddenState: tf.Tensor };
+  decode(inputIds: tf.Tensor, attentionMask: tf.Tensor, imageEmbeds: tf.Tensor): { logits: tf.Tensor };
+}
+
+export interface GenerateOptions {
+  /** First token of every sequence: BLIP's [DEC] (text_config.bos_token_id). */
+  bosTokenId: number;
+  /** Ends a sequence: BLIP's [SEP] (text_config.sep_token_id, 102). */
+  eosTokenId: number;
+  /** Token ids placed after BOS, e.g. BLIP's "a picture of "; not part of the output. */
+  prompt?: readonly number[];
+  /** 1 = greedy search. Default 3. */
+  numBeams?: number;
+  /** Most tokens generated after the prompt, EOS included (HF max_new_tokens). Default 20. */
+  maxLength?: number;
+  /** EOS is blocked until this many tokens follow the prompt (HF min_new_tokens). Default 5. */
+  minLength?: number;
+  /**
+   * Count maxLength/minLength over the whole sequence, BOS and prompt included, as HF's
+   * max_length/min_length do. BLIP passes its caption lengths (20, 5) this way. Default false.
+   */
+  lengthIncludesPrefix?: boolean;
+  /** HF repetition penalty over every token already in the sequence (BOS and prompt too). Default 1. */
+  repetitionPenalty?: number;
+  /** Exponent of the length normaliser of beam hypotheses. Default 1. */
+  lengthPenalty?: number;
+}
+
+export interface GeneratedSequence {
+  /** Generated token ids: no BOS, prompt, EOS or padding. */
+  tokens: number[];
+  /** Sum of the model's log-probabilities of the generated tokens, EOS included (unprocessed). */
+  logProb: number;
+  /** What the search ranked by: logProb for greedy; the HF hypothesis score for beam search. */
+  score: number;
+}
+
+interface Resolved {
+  prefix: number[];
+  eos: number;
+  numBeams: number;
+  maxNew: number;
+  minNew: number;
+  repetitionPenalty: number;
+  lengthPenalty: number;
+}
+
+function checkInt(value: number, name: string, min: number): void {
+  if (!Number.isInteger(value) || value < min) throw new Error(`generate: ${name} must be an integer ≥ ${min}, got ${value}`);
+}
+
+function resolve(options: GenerateOptions): Resolved {
+  const prompt = options.prompt ?? [];
+  const prefix = [options.bosTokenId, ...prompt];
+  prefix.forEach((id, i) => checkInt(id, i === 0 ? 'bosTokenId' : `prompt[${i - 1}]`, 0));
+  checkInt(options.eosTokenId, 'eosTokenId', 0);
+  const numBeams = options.numBeams ?? 3;
+  checkInt(numBeams, 'numBeams', 1);
+  const maxLength = options.maxLength ?? 20;
+  const minLength = options.minLength ?? 5;
+  checkInt(maxLength, 'maxLength', 1);
+  checkInt(minLength, 'minLength', 0);
+  const counted = options.lengthIncludesPrefix ? prefix.length : 0;
+  const maxNew = maxLength - counted;
+  if (maxNew < 1) {
+    throw new Error(`generate: maxLength ${maxLength} counts the ${prefix.length}-token BOS + prompt and leaves no token to generate`);
+  }
+  const repetitionPenalty = options.repetitionPenalty ?? 1;
+  if (!(repetitionPenalty > 0)) throw new Error(`generate: repetitionPenalty must be > 0, got ${repetitionPenalty}`);
+  const lengthPenalty = options.lengthPenalty ?? 1;
+  if (!Number.isFinite(lengthPenalty)) throw new Error(`generate: lengthPenalty must be finite, got ${lengthPenalty}`);
+  return { prefix, eos: options.eosTokenId, numBeams, maxNew, minNew: Math.max(0, minLength - counted), repetitionPenalty, lengthPenalty };
+}
+
+/** Logits of the last position of each sequence, as one flat array [N × vocab]. */
+function lastLogits(decoder: SequenceDecoder, seqs: readonly number[][], rows: readonly number[]): { data: Float32Array; vocab: number } {
+  const n = seqs.length;
+  const len = seqs[0]!.length;
+  const flat = new Int32Array(n * len);
+  seqs.forEach((s, i) => flat.set(s, i * len));
+  const last = tf.tidy(() => {
+    const ids = tf.tensor2d(flat, [n, len], 'int32');
+    const out = decoder(ids, tf.onesLike(ids), tf.tensor1d(Int32Array.from(rows), 'int32'));
+    if (out.shape[0] !== n || (out.rank !== 2 && out.rank !== 3)) {
+      throw new Error(`generate: the decoder returned shape [${out.shape.join(',')}] for ${n} sequences; expected [${n}, T, vocab] or [${n}, vocab]`);
+    }
+    if (out.rank === 2) return out.toFloat();
+    const t = out.shape[1]!;
+    return out.slice([0, t - 1, 0], [n, 1, -1]).reshape([n, out.shape[2]!]).toFloat();
+  });
+  const vocab = last.shape[1]!;
+  const data = last.dataSync() as Float32Array;
+  last.dispose();
+  return { data, vocab };
+}
+
+function logSumExp(row: ArrayLike<number>): number {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) if (row[i]! > max) max = row[i]!;
+  if (max === -Infinity) return max;
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i]! - max);
+  return max + Math.log(sum);
+}
+
+/** HF RepetitionPenaltyLogitsProcessor: tokens present lose score, whatever their sign. */
+function penalise(scores: Float32Array | Float64Array, seq: readonly number[], penalty: number): void {
+  if (penalty === 1) return;
+  for (const id of new Set(seq)) {
+    if (id >= scores.length) continue;
+    const v = scores[id]!;
+    scores[id] = v < 0 ? v * penalty : v / penalty;
+  }
+}
+
+/** Greedy search: the processed argmax each step (lowest id on ties, as torch.argmax). */
+export function greedySearch(decoder: SequenceDecoder, count: number, options: GenerateOptions): GeneratedSequence[] {
+  const o = resolve(options);
+  checkInt(count, 'count', 0);
+  const seqs = Array.from({ length: count }, () => [...o.prefix]);
+  const logProbs = new Array<number>(count).fill(0);
+  let active = seqs.map((_, i) => i);
+  for (let step = 0; step < o.maxNew && active.length > 0; step++) {
+    const { data, vocab } = lastLogits(decoder, active.map((i) => seqs[i]!), active);
+    const still: number[] = [];
+    active.forEach((item, r) => {
+      const raw = data.subarray(r * vocab, (r + 1) * vocab);
+      const scores = Float32Array.from(raw);
+      penalise(scores, seqs[item]!, o.repetitionPenalty);
+      if (step < o.minNew && o.eos < vocab) scores[o.eos] = -Infinity;
+      let best = 0;
+      for (let v = 1; v < vocab; v++) if (scores[v]! > scores[best]!) best = v;
+      logProbs[item] += raw[best]! - logSumExp(raw);
+      if (best === o.eos) return;
+      seqs[item]!.push(best);
+      still.push(item);
+    });
+    active = still;
+  }
+  return seqs.map((s, i) => ({ tokens: s.slice(o.prefix.length), logProb: logProbs[i]!, score: logProbs[i]! }));
+}
+
+interface Beam {
+  seq: number[];
+  /** Cumulative processed log-prob: what the search ranks by. */
+  score: number;
+  /** Cumulative unprocessed log-prob. */
+  logProb: number;
+}
+
+/** HF BeamHypotheses: the numBeams best finished sequences of one input. */
+class Hypotheses {
+  readonly list: { seq: number[]; score: number; logProb: number }[] = [];
+  private worst = 1e9;
+
+  constructor(
+    private readonly numBeams: number,
+    private readonly lengthPenalty: number,
+  ) {}
+
+  add(seq: number[], sumLogProbs: number, logProb: number): void {
+    const score = sumLogProbs / seq.length ** this.lengthPenalty;
+    if (this.list.length < this.numBeams || score > this.worst) {
+      this.list.push({ seq, score, logProb });
+      if (this.list.length > this.numBeams) {
+        // Drop the worst (the earliest among equals, as HF's sorted (score, index) tuples do).
+        const order = this.list.map((h, i) => [h.score, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+        this.list.splice(order[0]![1], 1);
+        this.worst = order[1]![0];
+      } else {
+        this.worst = Math.min(score, this.worst);
+      }
+    }
+  }
+
+  /** Nothing left can beat the worst kept hypothesis (HF's early_stopping=False rule). */
+  isDone(bestSumLogProbs: number, curLen: number): boolean {
+    if (this.list.length < this.numBeams) return false;
+    return this.worst >= bestSumLogProbs / curLen ** this.lengthPenalty;
+  }
+
+  /** The best hypothesis; the last added among equals, as HF's sorted(...)[-1]. */
+  best(): { seq: number[]; score: number; logProb: number } {
+    let best = this.list[0]!;
+    for (const h of this.list) if (h.score >= best.score) best = h;
+    return best;
+  }
+}
+
+/** The `k` largest entries (value desc, then lower index first) of a beam's candidate scores. */
+function topCandidates(k: number): { values: number[]; indices: number[]; offer(value: number, index: number): void } {
+  const values: number[] = [];
+  const indices: number[] = [];
+  return {
+    values,
+    indices,
+    offer(value, index) {
+      if (values.length === k && !(value > values[k - 1]!)) return;
+      let pos = values.length;
+      while (pos > 0 && value > values[pos - 1]!) pos--;
+      values.splice(pos, 0, value);
+      indices.splice(pos, 0, index);
+      if (values.length > k) {
+        values.pop();
+        indices.pop();
+      }
+    },
+  };
+}
+
+/** Beam search with HF's BeamSearchScorer semantics (early_stopping=False, one sequence returned). */
+export function beamSearch(decoder: SequenceDecoder, count: number, options: GenerateOptions): GeneratedSequence[] {
+  const o = resolve(options);
+  checkInt(count, 'count', 0);
+  const nb = o.numBeams;
+  // HF starts every input with numBeams copies of the prefix, all but the first at −1e9, so the first
+  // step expands one beam; the copies keep its candidate ranking identical when vocab < 2·numBeams.
+  const beams: Beam[][] = Array.from({ length: count }, () =>
+    Array.from({ length: nb }, (_, j) => ({ seq: [...o.prefix], score: j === 0 ? 0 : -1e9, logProb: 0 })),
+  );
+  const hyps = Array.from({ length: count }, () => new Hypotheses(nb, o.lengthPenalty));
+  const done = new Array<boolean>(count).fill(false);
+  let active = beams.map((_, i) => i);
+  for (let step = 0; step < o.maxNew && active.length > 0; step++) {
+    const curLen = o.prefix.length + step;
+    const seqs = active.flatMap((i) => beams[i]!.map((b) => b.seq));
+    const rows = active.flatMap((i) => new Array<number>(nb).fill(i));
+    const { data, vocab } = lastLogits(decoder, seqs, rows);
+    active.forEach((item, a) => {
+      const top = topCandidates(2 * nb);
+      const rawLogProbs: Float64Array[] = [];
+      beams[item]!.forEach((beam, j) => {
+        const row = data.subarray((a * nb + j) * vocab, (a * nb + j + 1) * vocab);
+        const lse = logSumExp(row);
+        const raw = new Float64Array(vocab);
+        for (let v = 0; v < vocab; v++) raw[v] = row[v]! - lse;
+        rawLogProbs.push(raw);
+        const scores = Float64Array.from(raw);
+        penalise(scores, beam.seq, o.repetitionPenalty);
+        if (step < o.minNew && o.eos < vocab) scores[o.eos] = -Infinity;
+        for (let v = 0; v < vocab; v++) top.offer(scores[v]! + beam.score, j * vocab + v);
+      });
+      const next: Beam[] = [];
+      for (let rank = 0; rank < top.values.length && next.length < nb; rank++) {
+        const j = Math.floor(top.indices[rank]! / vocab);
+        const token = top.indices[rank]! % vocab;
+        const beam = beams[item]![j]!;
+        const logProb = beam.logProb + rawLogProbs[j]![token]!;
+        if (token === o.eos) {
+          // Only an EOS among the numBeams best candidates finishes a hypothesis.
+          if (rank < nb) hyps[item]!.add(beam.seq, top.values[rank]!, logProb);
+        } else {
+          next.push({ seq: [...beam.seq, token], score: top.values[rank]!, logProb });
+        }
+      }
+      beams[item] = next;
+      done[item] = done[item]! || hyps[item]!.isDone(top.values[0]!, curLen);
+    });
+    active = active.filter((i) => !done[i]);
+  }
+  // Inputs that ran out of length: their open beams compete with the finished hypotheses.
+  for (const item of active) for (const b of beams[item]!) hyps[item]!.add(b.seq, b.score, b.logProb);
+  return hyps.map((h) => {
+    const best = h.best();
+    return { tokens: best.seq.slice(o.prefix.length), logProb: best.logProb, score: best.score };
+  });
+}
+
+/** Greedy search when numBeams is 1 (as HF), beam search otherwise. */
+export function generate(decoder: SequenceDecoder, count: number, options: GenerateOptions): GeneratedSequence[] {
+  return (options.numBeams ?? 3) === 1 ? greedySearch(decoder, count, options) : beamSearch(decoder, count, options);
+}
+
+/** BOS ([DEC]) and EOS ([SEP]) from a model's text config. */
+export function specialTokens(config: Pick<TextConfig, 'bos_token_id' | 'sep_token_id'>): Pick<GenerateOptions, 'bosTokenId' | 'eosTokenId'> {
+  return { bosTokenId: config.bos_token_id, eosTokenId: config.sep_token_id };
+}
+
+/**
+ * A SequenceDecoder over a caption model with `imageEmbeds` [images, tokens, width] bound: each
+ * sequence cross-attends to the image its row names (beams share their image's states).
+ */
+export function captionDecoder(model: Pick<CaptionModel, 'decode'>, imageEmbeds: tf.Tensor): SequenceDecoder {
+  return (ids, mask, rows) => model.decode(ids, mask, tf.gather(imageEmbeds, rows)).logits;
+}
+
+export type CaptionOptions = Partial<GenerateOptions>;
+
+/**
+ * Captions for a batch of images [B, 3, S, S]: BLIP's decoding from [DEC] (+ prompt). Token ids
+ * come back without BOS, prompt and EOS; decode them with the tokenizer. BOS/EOS default to the
+ * model config's when the model carries one.
+ */
+export function generateCaptions(model: CaptionModel & { config?: { text_config: TextConfig } }, pixelValues: tf.Tensor, options: CaptionOptions = {}): GeneratedSequence[] {
+  const defaults = model.config ? specialTokens(model.config.text_config) : undefined;
+  const bosTokenId = options.bosTokenId ?? defaults?.bosTokenId;
+  const eosTokenId = options.eosTokenId ?? defaults?.eosTokenId;
+  if (bosTokenId === undefined || eosTokenId === undefined) {
+    throw new Error('generateCaptions: bosTokenId and eosTokenId are needed (the model has no config to take them from)');
+  }
+  const imageEmbeds = tf.tidy(() => model.encodeImage(pixelValues).lastHiddenState);
+  try {
+    return generate(captionDecoder(model, imageEmbeds), pixelValues.shape[0]!, { ...options, bosTokenId, eosTokenId });
+  } finally {
+    imageEmbeds.dispose();
+  }
+}
