@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { registerInspect } from './commands/inspect.js';
 import { registerData } from './commands/data.js';
+import { registerPretrain } from './commands/pretrain.js';
 import { readPackageVersion } from '../version.js';
 import { initBackend } from '../engine/backend.js';
 
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     });
   registerInspect(program);
   registerData(program);
+  registerPretrain(program);
   return program;
 }
 

@@ -49,11 +49,13 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.Te
 }
 
 /**
- * Rows of `table` picked by integer `ids`. tfjs-wasm has no kernel for the gradient of a gather
+ * Rows (slices along axis 0) of `table` picked by integer `ids`: embedding lookups, and picking
+ * hard-negative examples out of a batch. tfjs-wasm has no kernel for the gradient of a gather
  * (UnsortedSegmentSum), so the gradient is a scatter-add, which it has.
  */
-export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
-  const [vocab, width] = table.shape;
+export function gatherRows(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
+  const [rows, ...rowShape] = table.shape;
+  const width = rowShape.reduce((a, b) => a * b, 1);
   const flatIds = ids.reshape([-1]).toInt();
   const f = tf.customGrad(((t: tf.Tensor, save: tf.GradSaveFunc) => {
     save([flatIds]);
@@ -61,11 +63,11 @@ export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
       value: tf.gather(t, flatIds),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const idx = saved[0]!.reshape([-1, 1]);
-        return tf.scatterND(idx, dy.reshape([-1, width]), [vocab, width]);
+        return tf.scatterND(idx, dy.reshape([-1, width]), [rows!, width]).reshape(t.shape);
       },
     };
   }) as CustomGradFn);
-  return f(table).reshape([...ids.shape, width]);
+  return f(table).reshape([...ids.shape, ...rowShape]);
 }
 
 /** GELU with the exact (erf) form, as BLIP's `hidden_act="gelu"`. */

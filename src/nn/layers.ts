@@ -1,6 +1,6 @@
 // The three parameterised layers BLIP is made of, named as in PyTorch so keys match checkpoints.
 import { tf } from '../engine/backend.js';
-import { embeddingLookup, layerNorm, linear } from '../engine/ops.js';
+import { gatherRows, layerNorm, linear } from '../engine/ops.js';
 import { Module } from './module.js';
 import type { Parameter } from './module.js';
 
@@ -57,6 +57,6 @@ export class Embedding extends Module {
   }
 
   forward(ids: tf.Tensor): tf.Tensor {
-    return embeddingLookup(this.weight.value as tf.Tensor2D, ids);
+    return gatherRows(this.weight.value, ids);
   }
 }

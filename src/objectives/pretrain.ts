@@ -1,7 +1,7 @@
 // BLIP's pre-training objective as three named, weighted terms: ITC (with momentum distillation
 // and a feature queue, or plain in-batch InfoNCE), ITM with hard negatives, and LM.
 import { tf } from '../engine/backend.js';
-import { matmul } from '../engine/ops.js';
+import { gatherRows, matmul } from '../engine/ops.js';
 import { l2Normalize } from '../models/blip.js';
 import type { BlipForPreTraining } from '../models/blip.js';
 import { contrastiveTargets, itcLoss } from './itc.js';
@@ -104,9 +104,9 @@ export function pretrainLosses(
   const negImageForText = sampleHardNegatives(simT, b, batch.imageIds, random);
   const negTextForImage = sampleHardNegatives(sim, b, batch.imageIds, random);
   const negIdx = (idx: number[]) => tf.tensor1d(idx, 'int32');
-  const images = tf.concat([imageEmbeds, tf.gather(imageEmbeds, negIdx(negImageForText)), imageEmbeds], 0);
-  const textIds = tf.concat([encIds, encIds, tf.gather(encIds, negIdx(negTextForImage))], 0);
-  const textMask = tf.concat([attentionMask, attentionMask, tf.gather(attentionMask, negIdx(negTextForImage))], 0);
+  const images = tf.concat([imageEmbeds, gatherRows(imageEmbeds, negIdx(negImageForText)), imageEmbeds], 0);
+  const textIds = tf.concat([encIds, encIds, gatherRows(encIds, negIdx(negTextForImage))], 0);
+  const textMask = tf.concat([attentionMask, attentionMask, gatherRows(attentionMask, negIdx(negTextForImage))], 0);
   const itm = itmLoss(model.itmLogits(model.encodeMultimodal(textIds, textMask, images).lastHiddenState));
 
   // LM: the decoder reads [DEC] + caption; pads are ignored.

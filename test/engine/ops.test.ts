@@ -2,7 +2,7 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../../src/engine/backend.js';
-import { embeddingLookup, gelu, layerNorm, linear, matmul } from '../../src/engine/ops.js';
+import { gatherRows, gelu, layerNorm, linear, matmul } from '../../src/engine/ops.js';
 
 function close(a: tf.Tensor, b: tf.Tensor, tol: number, what: string): void {
   assert.deepEqual(a.shape, b.shape, `${what}: shape`);
@@ -48,13 +48,25 @@ for (const backend of ['cpu', 'wasm'] as const) {
       tf.tidy(() => {
         const table = tf.randomNormal([6, 3], 0, 1, 'float32', 4) as tf.Tensor2D;
         const ids = tf.tensor2d([[1, 1, 4], [0, 1, 5]], [2, 3], 'int32');
-        const looked = embeddingLookup(table, ids);
+        const looked = gatherRows(table, ids);
         assert.deepEqual(looked.shape, [2, 3, 3]);
         close(looked, tf.gather(table, ids), 0, 'values');
-        const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(embeddingLookup(t as tf.Tensor2D, ids), tf.range(1, 19).reshape([2, 3, 3]))))(table);
+        const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(gatherRows(t, ids), tf.range(1, 19).reshape([2, 3, 3]))))(table);
         // id 1 appears at flat positions 0, 1 and 4: rows [1,2,3] + [4,5,6] + [13,14,15].
         assert.deepEqual(Array.from(g.slice([1, 0], [1, 3]).dataSync()), [18, 21, 24]);
         assert.deepEqual(Array.from(g.slice([2, 0], [1, 3]).dataSync()), [0, 0, 0]);
+      });
+    });
+
+    it('gathers whole examples of a batch with a scatter-add gradient', () => {
+      tf.tidy(() => {
+        const batch = tf.randomNormal([4, 2, 3], 0, 1, 'float32', 5);
+        const picked = gatherRows(batch, tf.tensor1d([1, 1, 3], 'int32'));
+        assert.deepEqual(picked.shape, [3, 2, 3]);
+        close(picked, tf.gather(batch, [1, 1, 3]), 0, 'values');
+        const g = tf.grad((x: tf.Tensor) => tf.sum(gatherRows(x, tf.tensor1d([1, 1, 3], 'int32'))))(batch);
+        assert.deepEqual(g.shape, [4, 2, 3]);
+        assert.deepEqual(Array.from(g.sum([1, 2]).dataSync()), [0, 12, 0, 6]);
       });
     });
 

@@ -1,0 +1,189 @@
+// `dlip pretrain`: BLIP's pre-training (ITC + ITM + LM) of a model on image-caption pairs, the
+// built-in world by default. Wires data → BlipForPreTraining → objectives → trainer.
+
+import { z } from 'zod';
+import { tf } from '../engine/backend.js';
+import { openDataset } from '../data/manifest.js';
+import { builtinWorld } from '../data/world/synth.js';
+import { captionPairs } from '../data/pipeline/samples.js';
+import type { CaptionPair } from '../data/pipeline/samples.js';
+import { DecodePool } from '../data/pipeline/decode-pool.js';
+import { disposeBatch, loadBatches } from '../data/pipeline/loader.js';
+import type { Batch } from '../data/pipeline/loader.js';
+import { DEC_ID, ENC_ID, PAD_ID, defaultTokenizer } from '../data/tokenizer.js';
+import { createModel } from '../models/blip.js';
+import type { BlipForPreTraining } from '../models/blip.js';
+import { resolveConfig } from '../models/resolve.js';
+import { loadModel } from '../io/checkpoint.js';
+import { initParameters } from '../nn/init.js';
+import { createRng } from '../nn/init.js';
+import { MomentumContrast } from '../objectives/momentum.js';
+import { finishMomentum, prepareMomentum, pretrainLosses } from '../objectives/pretrain.js';
+import type { MomentumFeatures, PretrainOptions } from '../objectives/pretrain.js';
+import { alphaAt } from './schedule.js';
+import { train } from './trainer.js';
+import type { TrainHooks, TrainResult, TrainTask } from './trainer.js';
+
+export const PretrainConfigSchema = z.object({
+  /** A preset name, a model folder to start from, or a config JSON. */
+  model: z.string().default('tiny-teacher'),
+  /** A dataset.json (or its folder); the built-in world when absent. */
+  data: z.string().optional(),
+  world: z.enum(['tiny', 'small', 'large']).default('small'),
+  out: z.string(),
+  seed: z.number().int().default(0),
+  batchSize: z.number().int().positive().default(32),
+  epochs: z.number().int().positive().default(10),
+  steps: z.number().int().positive().optional(),
+  lr: z.number().positive().default(3e-4),
+  minLr: z.number().nonnegative().default(1e-6),
+  warmupSteps: z.number().int().nonnegative().default(100),
+  weightDecay: z.number().nonnegative().default(0.05),
+  clipNorm: z.number().positive().optional(),
+  accumulate: z.number().int().positive().default(1),
+  maxWords: z.number().int().positive().default(30),
+  maxTokens: z.number().int().positive().default(32),
+  weights: z.object({ itc: z.number().default(1), itm: z.number().default(1), lm: z.number().default(1) }).default({ itc: 1, itm: 1, lm: 1 }),
+  /** Momentum distillation and queue; queueSize 0 means plain in-batch InfoNCE. */
+  momentum: z.number().min(0).max(1).default(0.995),
+  queueSize: z.number().int().nonnegative().default(1024),
+  alpha: z.number().min(0).max(1).default(0.4),
+  labelSmoothing: z.number().min(0).max(1).default(0.1),
+  /** Horizontal flips swap left/right in the text: only valid for the built-in world. */
+  flip: z.number().min(0).max(1).optional(),
+  checkpointEvery: z.number().int().positive().default(200),
+  logEvery: z.number().int().positive().default(10),
+  resume: z.boolean().default(false),
+});
+export type PretrainConfigInput = z.input<typeof PretrainConfigSchema>;
+export type PretrainConfig = z.output<typeof PretrainConfigSchema>;
+
+interface PretrainItem {
+  pair: CaptionPair;
+  imageIndex: number;
+}
+
+export async function pretrain(input: PretrainConfigInput, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const parsed = PretrainConfigSchema.safeParse(input);
+  if (!parsed.success) throw new Error(`invalid pretrain options:\n${z.prettifyError(parsed.error)}`);
+  const cfg = parsed.data;
+  const builtin = cfg.data === undefined;
+  const dataset = openDataset(cfg.data ?? (await builtinWorld(cfg.world, 0)));
+  const pairs = captionPairs(dataset.captions('train'), cfg.maxWords);
+  const imageIndex = new Map<string, number>();
+  const items: PretrainItem[] = pairs.map((pair) => {
+    if (!imageIndex.has(pair.imageId)) imageIndex.set(pair.imageId, imageIndex.size);
+    return { pair, imageIndex: imageIndex.get(pair.imageId)! };
+  });
+  const batchesPerEpoch = Math.floor(items.length / cfg.batchSize);
+  if (batchesPerEpoch === 0) throw new Error(`${dataset.file}: ${items.length} training pairs are fewer than one batch of ${cfg.batchSize}`);
+
+  const resolved = resolveConfig(cfg.model);
+  let model: BlipForPreTraining;
+  if (resolved.kind === 'folder') {
+    model = (await loadModel(cfg.model, { architecture: 'BlipForPreTraining', partial: true })).model as BlipForPreTraining;
+  } else {
+    model = createModel(resolved.config, 'BlipForPreTraining') as BlipForPreTraining;
+  }
+  initParameters(model, cfg.seed); // fills whatever no checkpoint provided
+  const imageSize = model.config.vision_config.image_size;
+  const momentum = cfg.queueSize > 0 ? new MomentumContrast(model, cfg.queueSize, cfg.momentum, cfg.seed + 1) : undefined;
+  if (momentum && cfg.queueSize % cfg.batchSize !== 0) throw new Error(`queueSize ${cfg.queueSize} must be a multiple of batchSize ${cfg.batchSize}`);
+  const tokenizer = defaultTokenizer();
+  const pool = new DecodePool();
+  const flip = cfg.flip ?? (builtin ? 0.5 : 0);
+  const objective: PretrainOptions = {
+    weights: cfg.weights,
+    alpha: cfg.alpha,
+    momentum,
+    encTokenId: ENC_ID,
+    decTokenId: DEC_ID,
+    padTokenId: PAD_ID,
+    labelSmoothing: cfg.labelSmoothing,
+  };
+  const toBatch = (b: Batch<PretrainItem>) => ({
+    pixels: b.pixels,
+    inputIds: b.inputIds!,
+    attentionMask: b.attentionMask!,
+    imageIds: b.items.map((i) => i.imageIndex),
+  });
+
+  const task: TrainTask<Batch<PretrainItem>> = {
+    model,
+    batchesPerEpoch,
+    batches: (epoch, skip) =>
+      loadBatches(
+        items,
+        {
+          batchSize: cfg.batchSize,
+          imageSize,
+          image: (i) => i.pair.image,
+          describe: (i) => `${i.pair.source}: ${i.pair.image}`,
+          text: (i) => i.pair.caption,
+          tokenizer,
+          maxLength: cfg.maxTokens,
+          firstToken: 'cls',
+          shuffle: true,
+          seed: cfg.seed,
+          dropLast: true,
+          skipBatches: skip,
+          augment: { flipProbability: flip, flipSwapsLeftRight: builtin },
+          pool,
+        },
+        epoch,
+      ),
+    batchSize: (b) => b.items.length,
+    before: (b, ctx) => prepareMomentum(model, toBatch(b), { ...objective, alpha: alphaAt(ctx.step, batchesPerEpoch, cfg.alpha) }),
+    loss: (b, ctx, prepared) => {
+      const random = createRng(ctx.stepSeed);
+      return pretrainLosses(model, toBatch(b), { ...objective, alpha: alphaAt(ctx.step, batchesPerEpoch, cfg.alpha) }, prepared as MomentumFeatures | undefined, random);
+    },
+    after: (b, _ctx, prepared) => finishMomentum(toBatch(b), objective, prepared as MomentumFeatures | undefined),
+    release: (b) => disposeBatch(b),
+    saveState: momentum && (() => {
+      const tensors = new Map<string, { shape: number[]; data: () => Float32Array }>();
+      for (const [name, p] of momentum.model.namedParameters()) {
+        if (p.materialized) tensors.set(`momentum.${name}`, { shape: [...p.shape], data: () => p.value.dataSync() as Float32Array });
+      }
+      tensors.set('queue.image', { shape: momentum.imageQueue.shape, data: () => momentum.imageQueue.dataSync() as Float32Array });
+      tensors.set('queue.text', { shape: momentum.textQueue.shape, data: () => momentum.textQueue.dataSync() as Float32Array });
+      return { tensors, json: { pointer: momentum.pointer, queueIds: momentum.queueIds } };
+    }),
+    loadState: momentum && ((tensors, json) => {
+      const state = z.object({ pointer: z.number().int(), queueIds: z.array(z.number()) }).parse(json);
+      for (const [name, p] of momentum.model.namedParameters()) {
+        const t = tensors.get(`momentum.${name}`);
+        if (t) p.assign(t.data as Float32Array, false);
+      }
+      momentum.imageQueue.assign(tf.tensor(tensors.get('queue.image')!.data as Float32Array, momentum.imageQueue.shape));
+      momentum.textQueue.assign(tf.tensor(tensors.get('queue.text')!.data as Float32Array, momentum.textQueue.shape));
+      momentum.pointer = state.pointer;
+      momentum.queueIds = state.queueIds;
+    }),
+  };
+
+  try {
+    return await train(
+      task,
+      {
+        outDir: cfg.out,
+        steps: cfg.steps,
+        epochs: cfg.epochs,
+        schedule: { kind: 'cosine', lr: cfg.lr, warmupSteps: cfg.warmupSteps, warmupLr: 1e-6, minLr: cfg.minLr },
+        optimizer: { weightDecay: cfg.weightDecay },
+        accumulate: cfg.accumulate,
+        clipNorm: cfg.clipNorm,
+        checkpointEvery: cfg.checkpointEvery,
+        logEvery: cfg.logEvery,
+        seed: cfg.seed,
+        resume: cfg.resume,
+      },
+      hooks,
+    );
+  } finally {
+    await pool.close();
+    momentum?.dispose();
+    model.dispose();
+  }
+}
+

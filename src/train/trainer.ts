@@ -1,0 +1,291 @@
+// The training loop: drives a task's named loss terms with AdamW, a schedule, clipping and
+// accumulation; evaluates, keeps the best model, checkpoints everything a resume needs, and stops
+// cleanly on a non-finite loss. It knows nothing of BLIP: tasks supply batches, losses and state.
+import { existsSync } from 'node:fs';
+import { appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { tf } from '../engine/backend.js';
+import { loadModel, saveModel } from '../io/checkpoint.js';
+import { writeJsonAtomic } from '../io/atomic.js';
+import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import type { TensorToWrite } from '../io/safetensors.js';
+import type { BlipModel } from '../models/blip.js';
+import { AdamW, clipGradNorm } from './optimizer.js';
+import type { AdamWOptions } from './optimizer.js';
+import { learningRate } from './schedule.js';
+import type { ScheduleOptions } from './schedule.js';
+
+export interface StepContext {
+  step: number;
+  epoch: number;
+  /** Seed of this step's own randomness (e.g. hard-negative sampling): a resumed run redraws the same. */
+  stepSeed: number;
+}
+
+export interface LossResult {
+  total: tf.Scalar;
+  terms: Record<string, tf.Scalar>;
+}
+
+/** What the trainer needs from a task (pre-training, fine-tuning, distillation). */
+export interface TrainTask<B> {
+  model: BlipModel;
+  /** Batches of `epoch` in a fixed order, starting after `skip` batches. The trainer disposes none: `release` does. */
+  batches(epoch: number, skip: number): AsyncIterable<B>;
+  batchesPerEpoch: number;
+  /** Images in a batch, for throughput. */
+  batchSize(batch: B): number;
+  /** Work outside the gradient tape before the loss (momentum updates); its result reaches `loss` and `after`. */
+  before?(batch: B, ctx: StepContext): unknown;
+  /** The weighted terms; called inside the gradient tape. */
+  loss(batch: B, ctx: StepContext, prepared: unknown): LossResult;
+  /** Work after the update (queues). */
+  after?(batch: B, ctx: StepContext, prepared: unknown): void;
+  release(batch: B): void;
+  /** Validation metrics; `selectMetric` of the result picks the best checkpoint (higher is better). */
+  evaluate?(): Promise<Record<string, number>>;
+  selectMetric?: string;
+  /** Extra state a resume needs (momentum encoders, queues), as tensors and JSON. */
+  saveState?(): { tensors: Map<string, TensorToWrite>; json: unknown };
+  loadState?(tensors: Map<string, { data: Float32Array | BigInt64Array }>, json: unknown): void;
+}
+
+export interface TrainOptions {
+  outDir: string;
+  /** Stop after this many optimizer steps (default: epochs × batchesPerEpoch / accumulate). */
+  steps?: number;
+  epochs?: number;
+  schedule: Omit<ScheduleOptions, 'totalSteps'>;
+  optimizer?: AdamWOptions;
+  accumulate?: number;
+  clipNorm?: number;
+  checkpointEvery?: number;
+  evalEvery?: number;
+  logEvery?: number;
+  seed: number;
+  resume?: boolean;
+}
+
+export interface TrainEvent {
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  lr: number;
+  loss: number;
+  terms: Record<string, number>;
+  imagesPerSecond: number;
+}
+
+export interface TrainHooks {
+  onStep?(event: TrainEvent): void;
+  onEval?(step: number, metrics: Record<string, number>): void;
+  onCheckpoint?(step: number, dir: string): void;
+}
+
+export interface TrainResult {
+  steps: number;
+  finalDir: string;
+  bestDir?: string;
+  best?: { step: number; metrics: Record<string, number> };
+  lastLoss: number;
+  seconds: number;
+}
+
+const TrainerStateSchema = z.object({
+  step: z.number().int().nonnegative(),
+  epoch: z.number().int().nonnegative(),
+  batchInEpoch: z.number().int().nonnegative(),
+  totalSteps: z.number().int().positive(),
+  seed: z.number(),
+  best: z.object({ step: z.number(), metrics: z.record(z.string(), z.number()) }).optional(),
+  task: z.unknown().optional(),
+});
+type TrainerState = z.infer<typeof TrainerStateSchema>;
+
+export const CHECKPOINT_DIR = 'checkpoint';
+export const BEST_DIR = 'best';
+export const FINAL_DIR = 'final';
+export const METRICS_LOG = 'metrics.jsonl';
+
+/** Mixes seed and step into a 32-bit seed for that step's randomness. */
+export function stepSeed(seed: number, step: number): number {
+  let h = (seed ^ 0x9e3779b9) >>> 0;
+  h = Math.imul(h ^ step, 0x85ebca6b) >>> 0;
+  h ^= h >>> 13;
+  return Math.imul(h, 0xc2b2ae35) >>> 0;
+}
+
+/** Writes a checkpoint folder whole, then swaps it in, so a kill leaves the previous one usable. */
+async function writeCheckpoint(outDir: string, task: TrainTask<unknown>, optimizer: AdamW, state: TrainerState): Promise<string> {
+  const final = join(outDir, CHECKPOINT_DIR);
+  const tmp = join(outDir, `${CHECKPOINT_DIR}.tmp`);
+  const old = join(outDir, `${CHECKPOINT_DIR}.old`);
+  await rm(tmp, { recursive: true, force: true });
+  await saveModel(task.model, tmp);
+  await writeSafetensors(join(tmp, 'optimizer.safetensors'), optimizer.stateTensors());
+  const extra = task.saveState?.();
+  if (extra) await writeSafetensors(join(tmp, 'task.safetensors'), extra.tensors);
+  await writeJsonAtomic(join(tmp, 'trainer.json'), { ...state, task: extra?.json });
+  await rm(old, { recursive: true, force: true });
+  if (existsSync(final)) await rename(final, old);
+  await rename(tmp, final);
+  await rm(old, { recursive: true, force: true });
+  return final;
+}
+
+async function findCheckpoint(outDir: string): Promise<string | undefined> {
+  for (const name of [CHECKPOINT_DIR, `${CHECKPOINT_DIR}.old`]) {
+    const dir = join(outDir, name);
+    if (existsSync(join(dir, 'trainer.json'))) return dir;
+  }
+  return undefined;
+}
+
+/** Keeps the metrics log consistent with a resumed checkpoint: entries after its step are dropped. */
+async function truncateLog(path: string, step: number): Promise<void> {
+  if (!existsSync(path)) return;
+  const kept = (await readFile(path, 'utf8'))
+    .split('\n')
+    .filter((line) => line.trim() && (JSON.parse(line) as { step: number }).step <= step);
+  await writeFile(path, kept.map((l) => `${l}\n`).join(''));
+}
+
+export async function train<B>(task: TrainTask<B>, options: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const started = Date.now();
+  const accumulate = options.accumulate ?? 1;
+  const stepsPerEpoch = Math.max(1, Math.floor(task.batchesPerEpoch / accumulate));
+  const totalSteps = options.steps ?? (options.epochs ?? 1) * stepsPerEpoch;
+  const schedule: ScheduleOptions = { ...options.schedule, totalSteps };
+  await mkdir(options.outDir, { recursive: true });
+  const logPath = join(options.outDir, METRICS_LOG);
+  const params = task.model.namedParameters();
+  const optimizer = new AdamW(params, options.optimizer);
+  let state: TrainerState = { step: 0, epoch: 0, batchInEpoch: 0, totalSteps, seed: options.seed };
+
+  const existing = await findCheckpoint(options.outDir);
+  if (options.resume && existing) {
+    state = TrainerStateSchema.parse(JSON.parse(await readFile(join(existing, 'trainer.json'), 'utf8')));
+    if (state.seed !== options.seed) throw new Error(`${existing}: checkpoint was trained with seed ${state.seed}, not ${options.seed}`);
+    const { model } = await loadModel(existing, { architecture: task.model.architecture });
+    const loaded = model.namedParameters();
+    for (const [name, p] of params) p.value.assign(loaded.get(name)!.value);
+    model.dispose();
+    optimizer.loadState(await readSafetensors(join(existing, 'optimizer.safetensors')), state.step, existing);
+    if (task.loadState) task.loadState(await readSafetensors(join(existing, 'task.safetensors')), state.task);
+    await truncateLog(logPath, state.step);
+  } else if (existing && !options.resume) {
+    throw new Error(`${options.outDir} already holds a run (${existing}); pass --resume to continue it or choose another --out`);
+  }
+
+  const log = (entry: object) => appendFile(logPath, `${JSON.stringify(entry)}\n`);
+  const variables = optimizer.variables;
+  let lastLoss = NaN;
+  let lastCheckpoint: string | undefined = existing;
+
+  const evaluate = async () => {
+    if (!task.evaluate) return;
+    const metrics = await task.evaluate();
+    hooks.onEval?.(state.step, metrics);
+    await log({ step: state.step, eval: metrics });
+    const key = task.selectMetric;
+    if (key && metrics[key] !== undefined && (!state.best || metrics[key]! > state.best.metrics[key]!)) {
+      state.best = { step: state.step, metrics };
+      await saveModel(task.model, join(options.outDir, BEST_DIR));
+    }
+  };
+
+  let windowStart = Date.now();
+  let windowImages = 0;
+  while (state.step < totalSteps) {
+    let grads: tf.NamedTensorMap | undefined;
+    let micro = 0;
+    let termSums: Record<string, number> = {};
+    let lossSum = 0;
+    for await (const batch of task.batches(state.epoch, state.batchInEpoch)) {
+      const ctx: StepContext = { step: state.step, epoch: state.epoch, stepSeed: stepSeed(options.seed, state.step * accumulate + micro) };
+      const prepared = task.before?.(batch, ctx);
+      let terms: Record<string, number> = {};
+      const { value, grads: g } = tf.variableGrads(() => {
+        const result = task.loss(batch, ctx, prepared);
+        terms = Object.fromEntries(Object.entries(result.terms).map(([k, t]) => [k, t.dataSync()[0]!]));
+        return result.total;
+      }, variables);
+      const loss = value.dataSync()[0]!;
+      value.dispose();
+      if (!Number.isFinite(loss)) {
+        tf.dispose(Object.values(g));
+        if (grads) tf.dispose(Object.values(grads));
+        task.release(batch);
+        const where = lastCheckpoint ? `the last good checkpoint is ${lastCheckpoint}` : 'no checkpoint was written yet';
+        throw new Error(`loss became ${loss} at step ${state.step} (terms: ${JSON.stringify(terms)}); stopped without saving, ${where}. Lower the learning rate or check the data.`);
+      }
+      if (grads) {
+        for (const k of Object.keys(g)) {
+          const sum = tf.add(grads[k]!, g[k]!);
+          grads[k]!.dispose();
+          g[k]!.dispose();
+          grads[k] = sum;
+        }
+      } else grads = g;
+      lossSum += loss;
+      for (const [k, v] of Object.entries(terms)) termSums[k] = (termSums[k] ?? 0) + v;
+      windowImages += task.batchSize(batch);
+      micro++;
+      state.batchInEpoch++;
+      const epochDone = state.batchInEpoch >= task.batchesPerEpoch;
+      if (micro === accumulate || epochDone) {
+        if (micro > 1) for (const k of Object.keys(grads)) grads[k] = tf.tidy(() => tf.div(grads![k]!, micro));
+        if (options.clipNorm) clipGradNorm(grads, options.clipNorm);
+        const lr = learningRate(state.step, schedule);
+        optimizer.apply(grads, lr);
+        tf.dispose(Object.values(grads));
+        grads = undefined;
+        task.after?.(batch, ctx, prepared);
+        task.release(batch);
+        lastLoss = lossSum / micro;
+        const averaged = Object.fromEntries(Object.entries(termSums).map(([k, v]) => [k, v / micro]));
+        state.step++;
+        if (epochDone) {
+          state.epoch++;
+          state.batchInEpoch = 0;
+        }
+        const seconds = (Date.now() - windowStart) / 1000;
+        const event: TrainEvent = { step: state.step, totalSteps, epoch: state.epoch, lr, loss: lastLoss, terms: averaged, imagesPerSecond: windowImages / Math.max(seconds, 1e-9) };
+        hooks.onStep?.(event);
+        if (state.step % (options.logEvery ?? 10) === 0 || state.step === totalSteps) {
+          await log({ step: state.step, epoch: state.epoch, lr, loss: lastLoss, terms: averaged, images_per_s: event.imagesPerSecond, elapsed_s: (Date.now() - started) / 1000 });
+          windowStart = Date.now();
+          windowImages = 0;
+        }
+        micro = 0;
+        lossSum = 0;
+        termSums = {};
+        if (options.evalEvery && state.step % options.evalEvery === 0) await evaluate();
+        if (options.checkpointEvery && state.step % options.checkpointEvery === 0 && state.step < totalSteps) {
+          lastCheckpoint = await writeCheckpoint(options.outDir, task as TrainTask<unknown>, optimizer, state);
+          hooks.onCheckpoint?.(state.step, lastCheckpoint);
+        }
+        if (state.step >= totalSteps || epochDone) break;
+      } else {
+        task.after?.(batch, ctx, prepared);
+        task.release(batch);
+      }
+    }
+    if (grads) tf.dispose(Object.values(grads));
+  }
+  if (task.evaluate && (!options.evalEvery || state.step % options.evalEvery !== 0)) await evaluate();
+  lastCheckpoint = await writeCheckpoint(options.outDir, task as TrainTask<unknown>, optimizer, state);
+  hooks.onCheckpoint?.(state.step, lastCheckpoint);
+  const finalDir = join(options.outDir, FINAL_DIR);
+  await saveModel(task.model, finalDir);
+  optimizer.dispose();
+  return {
+    steps: state.step,
+    finalDir,
+    bestDir: state.best ? join(options.outDir, BEST_DIR) : undefined,
+    best: state.best,
+    lastLoss,
+    seconds: (Date.now() - started) / 1000,
+  };
+}
