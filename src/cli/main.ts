@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { registerInspect } from './commands/inspect.js';
 import { registerData } from './commands/data.js';
 import { registerPretrain } from './commands/pretrain.js';
+import { registerEval } from './commands/eval.js';
 import { readPackageVersion } from '../version.js';
 import { initBackend } from '../engine/backend.js';
 
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerInspect(program);
   registerData(program);
   registerPretrain(program);
+  registerEval(program);
   return program;
 }
 

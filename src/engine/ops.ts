@@ -15,8 +15,9 @@ export function transposeLast2(x: tf.Tensor): tf.Tensor {
 
 function plainMatmul(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): tf.Tensor {
   // tfjs-wasm multiplies with a transposed operand through a slow path (~10x slower here):
-  // transpose explicitly, then multiply plainly.
-  return tf.matMul(transposeA ? transposeLast2(a) : a, transposeB ? transposeLast2(b) : b);
+  // transpose explicitly, then multiply plainly. The tidy frees the transposed copy at once: inside
+  // a custom gradient nothing else would until the whole step ends.
+  return tf.tidy(() => tf.matMul(transposeA ? transposeLast2(a) : a, transposeB ? transposeLast2(b) : b));
 }
 
 /**

@@ -266,9 +266,18 @@ export class LMHead extends Module {
 
   /** states [B, T, W] → logits [B, T, vocab]: dense → GELU → LN → vocab projection + bias. */
   forward(states: tf.Tensor): tf.Tensor {
-    const p = this.predictions;
-    const h = p.transform.layerNorm.forward(gelu(p.transform.dense.forward(states)));
-    return linear(h, p.decoder.weight.value, p.bias.value);
+    return linear(this.transform(states), this.predictions.decoder.weight.value, this.predictions.bias.value);
+  }
+
+  /** dense → GELU → LN: the states the vocabulary projection reads (fused losses start here). */
+  transform(states: tf.Tensor): tf.Tensor {
+    const t = this.predictions.transform;
+    return t.layerNorm.forward(gelu(t.dense.forward(states)));
+  }
+
+  /** The vocabulary projection's weight [vocab, W] and bias [vocab]. */
+  get projection(): { weight: tf.Tensor; bias: tf.Tensor } {
+    return { weight: this.predictions.decoder.weight.value, bias: this.predictions.bias.value };
   }
 
   macs(tokens: number): number {

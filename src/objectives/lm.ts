@@ -1,9 +1,25 @@
 // Language-modelling loss of BLIP's decoder: next-token cross-entropy with label smoothing.
 import { tf } from '../engine/backend.js';
-import { gatherRows } from '../engine/ops.js';
+import { gatherRows, linear, matmul } from '../engine/ops.js';
 
 /** Label id that marks a position as ignored (padding), as PyTorch's ignore_index. */
 export const IGNORE_INDEX = -100;
+
+/** Next-token targets of each position: labels shifted left, IGNORE_INDEX where nothing follows. */
+function shiftedTargets(labels: tf.Tensor, vocab: number): Int32Array {
+  const [batch, length] = labels.shape as [number, number];
+  const raw = labels.dataSync();
+  const targets = new Int32Array(batch * length).fill(IGNORE_INDEX);
+  for (let b = 0; b < batch; b++) {
+    for (let t = 0; t + 1 < length; t++) {
+      const next = Number(raw[b * length + t + 1]);
+      if (next === IGNORE_INDEX) continue;
+      if (next < 0 || next >= vocab) throw new Error(`label ${next} at [${b}, ${t + 1}] is outside the vocabulary of ${vocab}`);
+      targets[b * length + t] = next;
+    }
+  }
+  return targets;
+}
 
 /**
  * Per-position smoothed cross-entropy [B, T] of logits[:, t] predicting labels[:, t+1] — (1 − ε)·NLL
@@ -13,22 +29,11 @@ export const IGNORE_INDEX = -100;
  */
 function smoothedTokenLoss(logits: tf.Tensor, labels: tf.Tensor, labelSmoothing: number): { perToken: tf.Tensor; valid: tf.Tensor } {
   const [batch, length, vocab] = logits.shape as [number, number, number];
-  const raw = labels.dataSync();
-  const targets = new Int32Array(batch * length);
-  const valid = new Float32Array(batch * length);
-  for (let b = 0; b < batch; b++) {
-    for (let t = 0; t < length; t++) {
-      const next = t + 1 < length ? Number(raw[b * length + t + 1]) : IGNORE_INDEX;
-      const i = b * length + t;
-      if (next !== IGNORE_INDEX) {
-        if (next < 0 || next >= vocab) throw new Error(`label ${next} at [${b}, ${t + 1}] is outside the vocabulary of ${vocab}`);
-        targets[i] = i * vocab + next;
-        valid[i] = 1;
-      } else targets[i] = i * vocab;
-    }
-  }
+  const next = shiftedTargets(labels, vocab);
+  const valid = Float32Array.from(next, (t) => (t === IGNORE_INDEX ? 0 : 1));
+  const flat = Int32Array.from(next, (t, i) => i * vocab + Math.max(t, 0));
   const logProbs = tf.logSoftmax(logits.reshape([batch * length, vocab]));
-  const picked = gatherRows(logProbs.reshape([batch * length * vocab, 1]), tf.tensor1d(targets, 'int32')).reshape([batch, length]);
+  const picked = gatherRows(logProbs.reshape([batch * length * vocab, 1]), tf.tensor1d(flat, 'int32')).reshape([batch, length]);
   const smooth = tf.mean(logProbs, -1).reshape([batch, length]);
   const perToken = tf.neg(tf.add(tf.mul(picked, 1 - labelSmoothing), tf.mul(smooth, labelSmoothing)));
   return { perToken, valid: tf.tensor2d(valid, [batch, length]) };
@@ -48,4 +53,82 @@ export function sequenceLoss(logits: tf.Tensor, labels: tf.Tensor, labelSmoothin
     const { perToken, valid } = smoothedTokenLoss(logits, labels, labelSmoothing);
     return tf.sum(tf.mul(perToken, valid), -1) as tf.Tensor1D;
   });
+}
+
+/**
+ * captionLoss of `linear(states, weight, bias)` without ever holding the [B·T, vocab] logits or their
+ * gradient: the projection, log-softmax and smoothed cross-entropy run over `chunk` rows at a time,
+ * forward and backward (a fused linear + cross-entropy). With BERT's 30,524-word vocabulary the logits
+ * dominate a small model's memory and time; this keeps them to one chunk.
+ */
+export function projectedCaptionLoss(
+  states: tf.Tensor,
+  weight: tf.Tensor,
+  bias: tf.Tensor,
+  labels: tf.Tensor,
+  labelSmoothing = 0.1,
+  chunk = 64,
+): tf.Scalar {
+  const [batch, length, width] = states.shape as [number, number, number];
+  const vocab = weight.shape[0]!;
+  const next = shiftedTargets(labels, vocab);
+  const rows = batch * length;
+  const counted = next.reduce((n, t) => n + (t === IGNORE_INDEX ? 0 : 1), 0);
+  const scale = 1 / Math.max(counted, 1);
+  const spans: [number, number][] = [];
+  for (let start = 0; start < rows; start += chunk) spans.push([start, Math.min(chunk, rows - start)]);
+  const chunkTargets = ([start, size]: [number, number]) => {
+    const t = next.subarray(start, start + size);
+    return { valid: tf.tensor1d(Float32Array.from(t, (x) => (x === IGNORE_INDEX ? 0 : 1))), onehot: tf.oneHot(tf.tensor1d(Int32Array.from(t, (x) => Math.max(x, 0)), 'int32'), vocab) };
+  };
+  const f = tf.customGrad(((h: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    const flat = h.reshape([rows, width]);
+    save([flat, w, b]);
+    const total = tf.tidy(() =>
+      tf.addN(
+        spans.map((span) =>
+          tf.tidy(() => {
+            const logits = linear(flat.slice([span[0], 0], [span[1], width]), w, b);
+            const { valid, onehot } = chunkTargets(span);
+            // −log p(target) = lse − logit; the mean over classes of −log p = lse − mean(logits).
+            const lse = tf.logSumExp(logits, -1);
+            const picked = tf.sum(tf.mul(logits, onehot), -1);
+            const loss = tf.sub(lse, tf.add(tf.mul(picked, 1 - labelSmoothing), tf.mul(tf.mean(logits, -1), labelSmoothing)));
+            return tf.sum(tf.mul(loss, valid));
+          }),
+        ),
+      ).mul(scale),
+    );
+    return {
+      value: total as tf.Scalar,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sh, sw, sb] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+        const factor = tf.mul(dy, scale);
+        const dh: tf.Tensor[] = [];
+        let dw = tf.zerosLike(sw);
+        let db = tf.zerosLike(sb);
+        for (const span of spans) {
+          // d loss / d logits = softmax − (1 − ε)·onehot − ε/V on counted rows; running sums keep
+          // one chunk of logits alive at a time.
+          const [h, w, b] = tf.tidy(() => {
+            const hc = sh.slice([span[0], 0], [span[1], width]);
+            const logits = linear(hc, sw, sb);
+            const { valid, onehot } = chunkTargets(span);
+            const g = tf.sub(tf.sub(tf.softmax(logits), tf.mul(onehot, 1 - labelSmoothing)), labelSmoothing / vocab);
+            const dLogits = tf.mul(g, tf.mul(valid.reshape([-1, 1]), factor));
+            return [matmul(dLogits, sw), tf.add(dw, matmul(dLogits, hc, true, false)), tf.add(db, tf.sum(dLogits, 0))];
+          });
+          dh.push(h!);
+          dw.dispose();
+          db.dispose();
+          dw = w!;
+          db = b!;
+        }
+        const dStates = tf.concat(dh, 0).reshape([batch, length, width]);
+        tf.dispose([...dh, factor]);
+        return [dStates, dw, db];
+      },
+    };
+  }) as Parameters<typeof tf.customGrad>[0]);
+  return f(states, weight, bias) as tf.Scalar;
 }

@@ -7,7 +7,7 @@ import type { BlipForPreTraining } from '../models/blip.js';
 import { contrastiveTargets, itcLoss } from './itc.js';
 import { itmLoss, sampleHardNegatives } from './itm.js';
 import type { Uniform } from './itm.js';
-import { captionLoss, IGNORE_INDEX } from './lm.js';
+import { IGNORE_INDEX, projectedCaptionLoss } from './lm.js';
 import type { MomentumContrast } from './momentum.js';
 
 export const PRETRAIN_TERMS = ['itc', 'itm', 'lm'] as const;
@@ -112,7 +112,9 @@ export function pretrainLosses(
   // LM: the decoder reads [DEC] + caption; pads are ignored.
   const decIds = replaceFirstToken(inputIds, options.decTokenId);
   const labels = tf.where(tf.equal(decIds, options.padTokenId), tf.fill(decIds.shape, IGNORE_INDEX, 'int32'), decIds);
-  const lm = captionLoss(model.decode(decIds, attentionMask, imageEmbeds).logits, labels, options.labelSmoothing);
+  const decoder = model.textDecoder;
+  const states = decoder.projectionInputs(decIds, attentionMask, { encoderHiddenStates: imageEmbeds });
+  const lm = projectedCaptionLoss(states, decoder.cls.projection.weight, decoder.cls.projection.bias, labels, options.labelSmoothing);
 
   const terms = { itc, itm, lm };
   const total = tf.addN(PRETRAIN_TERMS.map((k) => tf.mul(terms[k], options.weights[k]))) as tf.Scalar;

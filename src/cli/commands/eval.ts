@@ -1,0 +1,85 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import cliProgress from 'cli-progress';
+import { evaluateModel, TASKS } from '../../eval/run.js';
+import type { EvalReport, Task } from '../../eval/run.js';
+import { int } from '../options.js';
+import { writeJsonAtomic } from '../../io/atomic.js';
+
+function tasks(value: string): Task[] {
+  const list = value.split(',').map((t) => t.trim());
+  const bad = list.filter((t) => !(TASKS as readonly string[]).includes(t));
+  if (bad.length) throw new InvalidArgumentError(`unknown task(s) ${bad.join(', ')}; choose from ${TASKS.join(', ')}`);
+  return list as Task[];
+}
+
+function render(r: EvalReport): string {
+  const f = (x: number) => x.toFixed(2);
+  const lines = [`${r.model} (${r.architecture}) on ${r.data}, ${r.split} split`];
+  if (r.retrieval) {
+    const t = r.retrieval;
+    lines.push(
+      `retrieval: ${t.images} images, ${t.texts} texts, ITM rerank of the top ${t.k}`,
+      `  TR@1/5/10 ${f(t.recall[1]!)} / ${f(t.recall[5]!)} / ${f(t.recall[10]!)}   IR@1/5/10 ${f(t.imageRecall[1]!)} / ${f(t.imageRecall[5]!)} / ${f(t.imageRecall[10]!)}   mean ${f(t.mean)}`,
+    );
+  }
+  if (r.caption) {
+    lines.push(`caption: ${r.caption.images} images  BLEU-4 ${f(r.caption.bleu4)}  CIDEr ${f(r.caption.cider)}`);
+    for (const s of r.caption.samples.slice(0, 3)) lines.push(`  ${s.image.split('/').pop()}: ${s.caption}`);
+  }
+  if (r.vqa) {
+    const types = Object.entries(r.vqa.perAnswerType).map(([k, v]) => `${k} ${f(v)}`).join(', ');
+    lines.push(`vqa: ${r.vqa.questions} questions  accuracy ${f(r.vqa.accuracy)}${types ? `  (${types})` : ''}`);
+  }
+  lines.push(`time: ${Object.entries(r.seconds).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}`);
+  return lines.join('\n');
+}
+
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description('score a model on retrieval (Recall@K), captioning (BLEU-4, CIDEr-D) and VQA (accuracy)')
+    .requiredOption('--model <dir>', 'model folder (dlip checkpoint or Hugging Face BLIP folder)')
+    .option('--data <dataset.json>', 'dataset manifest; default: the built-in world')
+    .option('--world <size>', 'built-in world size when --data is absent (default small)')
+    .option('--split <name>', 'train, val or test (default test)')
+    .option('--tasks <list>', `comma-separated: ${TASKS.join(', ')} (default: what the model can do)`, tasks)
+    .option('--k <n>', 'retrieval: candidates reranked with ITM per query (default 16)', int)
+    .option('--beams <n>', 'captioning: beam width (default 3)', int)
+    .option('--limit <n>', 'evaluate only the first n images or questions', int)
+    .option('--batch-size <n>', 'images per forward (default 32)', int)
+    .option('--json', 'print the report as JSON')
+    .option('--out <file>', 'also write the JSON report to this file')
+    .action(async (o: { model: string; data?: string; world?: 'tiny' | 'small' | 'large'; split?: 'train' | 'val' | 'test'; tasks?: Task[]; k?: number; beams?: number; limit?: number; batchSize?: number; json?: boolean; out?: string }) => {
+      const { readManifest, readModelConfig } = await import('../../io/checkpoint.js');
+      const architecture = (await readManifest(o.model))?.architecture ?? (await readModelConfig(o.model)).architectures?.[0];
+      const defaults: Record<string, Task[]> = {
+        BlipForImageTextRetrieval: ['retrieval'],
+        BlipForConditionalGeneration: ['caption'],
+        BlipForQuestionAnswering: ['vqa'],
+        BlipForPreTraining: ['retrieval', 'caption'],
+      };
+      const bar = new cliProgress.SingleBar({ format: 'eval {task} [{bar}] {value}/{total} | ETA {eta_formatted}', stream: process.stderr, noTTYOutput: false }, cliProgress.Presets.shades_classic);
+      let current: Task | undefined;
+      const report = await evaluateModel(o.model, {
+        data: o.data,
+        world: o.world,
+        split: o.split,
+        tasks: o.tasks ?? defaults[architecture ?? ''] ?? ['retrieval'],
+        k: o.k,
+        numBeams: o.beams,
+        limit: o.limit,
+        batchSize: o.batchSize,
+        onProgress: (task, done, total) => {
+          if (!process.stderr.isTTY) return;
+          if (task !== current) {
+            if (current) bar.stop();
+            bar.start(total, done, { task });
+            current = task;
+          } else bar.update(done);
+        },
+      }).finally(() => current && bar.stop());
+      if (o.out) await writeJsonAtomic(o.out, report);
+      process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${render(report)}\n`);
+    });
+}

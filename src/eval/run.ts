@@ -1,0 +1,164 @@
+// `dlip eval`: a model folder scored on a dataset split, per task, with the official metrics.
+import { openDataset } from '../data/manifest.js';
+import type { Dataset, Split } from '../data/manifest.js';
+import { builtinWorld } from '../data/world/synth.js';
+import { disposeBatch, loadBatches } from '../data/pipeline/loader.js';
+import { DecodePool } from '../data/pipeline/decode-pool.js';
+import { defaultTokenizer, PAD_ID, SEP_ID } from '../data/tokenizer.js';
+import type { BlipTokenizer } from '../data/tokenizer.js';
+import { preCaption, preQuestion } from '../data/text.js';
+import { tf } from '../engine/backend.js';
+import { loadModel } from '../io/checkpoint.js';
+import type { BlipModel } from '../models/blip.js';
+import { BlipForConditionalGeneration, BlipForImageTextRetrieval, BlipForPreTraining, BlipForQuestionAnswering } from '../models/blip.js';
+import { evaluateRetrieval } from './retrieval.js';
+import { generateCaptions } from './generate.js';
+import { rankVqaAnswers } from './vqa.js';
+import { evaluateCaptions } from './metrics/captions.js';
+import { vqaAccuracy } from './metrics/vqa.js';
+import type { VqaResult } from './metrics/vqa.js';
+import type { RetrievalResult } from './metrics/retrieval.js';
+
+export const TASKS = ['retrieval', 'caption', 'vqa'] as const;
+export type Task = (typeof TASKS)[number];
+
+export interface EvalOptions {
+  /** A dataset.json (or its folder); the built-in world when absent. */
+  data?: string;
+  world?: 'tiny' | 'small' | 'large';
+  split?: Split;
+  tasks: readonly Task[];
+  /** Retrieval: candidates reranked by ITM per query. */
+  k?: number;
+  batchSize?: number;
+  /** Captioning: beams, lengths and prompt as BLIP's defaults. */
+  numBeams?: number;
+  maxLength?: number;
+  minLength?: number;
+  prompt?: string;
+  /** VQA: candidates kept after the first-token stage. */
+  vqaK?: number;
+  /** Evaluate at most this many images (retrieval, captioning) or questions (VQA). */
+  limit?: number;
+  onProgress?: (task: Task, done: number, total: number) => void;
+}
+
+export interface EvalReport {
+  model: string;
+  architecture: string;
+  data: string;
+  split: Split;
+  retrieval?: { images: number; texts: number; k: number; recall: RetrievalResult['textRecall'] & object; imageRecall: RetrievalResult['imageRecall']; mean: number };
+  caption?: { images: number; bleu4: number; cider: number; bleu: number[]; samples: { image: string; caption: string }[] };
+  vqa?: { questions: number; accuracy: number; perAnswerType: VqaResult['perAnswerType']; perQuestionType: VqaResult['perQuestionType'] };
+  seconds: Record<string, number>;
+}
+
+const isRetrieval = (m: BlipModel): m is BlipForImageTextRetrieval => m instanceof BlipForImageTextRetrieval;
+const canCaption = (m: BlipModel): m is BlipForConditionalGeneration | BlipForPreTraining => m instanceof BlipForConditionalGeneration || m instanceof BlipForPreTraining;
+
+async function* pixelBatches<T>(items: readonly T[], image: (t: T) => string, describe: (t: T) => string, size: number, batchSize: number, pool: DecodePool) {
+  for await (const batch of loadBatches(items, { batchSize, imageSize: size, image, describe, shuffle: false, pool })) {
+    yield batch;
+  }
+}
+
+async function retrieval(model: BlipForImageTextRetrieval, dataset: Dataset, o: EvalOptions, split: Split, tokenizer: BlipTokenizer, pool: DecodePool) {
+  const images = dataset.captions(split).images.slice(0, o.limit);
+  const texts = images.flatMap((img, i) => img.captions.map((c) => ({ text: preCaption(c, 30), image: i })));
+  const encoded = tokenizer.encodeToTensors(texts.map((t) => t.text), { maxLength: 35, padding: 'longest', firstToken: 'cls' });
+  const size = model.config.vision_config.image_size;
+  const batches = pixelBatches(images, (i) => i.image, (i) => `${i.source}: ${i.image}`, size, o.batchSize ?? 32, pool);
+  const source = (async function* () {
+    for await (const b of batches) {
+      const { pixels } = b;
+      b.inputIds?.dispose();
+      b.attentionMask?.dispose();
+      yield pixels;
+    }
+  })();
+  const k = Math.min(o.k ?? 16, texts.length);
+  const scores = await evaluateRetrieval(model, source, encoded, {
+    k,
+    disposeImageBatches: true,
+    groundTruth: { textToImage: texts.map((t) => t.image) },
+    onProgress: (stage, done, total) => o.onProgress?.('retrieval', done, total ?? (stage === 'images' ? images.length : 0)),
+  });
+  tf.dispose([encoded.inputIds, encoded.attentionMask]);
+  const r = scores.recall!;
+  return { images: images.length, texts: texts.length, k, recall: r.textRecall, imageRecall: r.imageRecall, mean: r.mean };
+}
+
+async function caption(model: BlipForConditionalGeneration | BlipForPreTraining, dataset: Dataset, o: EvalOptions, split: Split, tokenizer: BlipTokenizer, pool: DecodePool) {
+  const images = dataset.captions(split).images.slice(0, o.limit);
+  const prompt = tokenizer.encodeOne(o.prompt ?? 'a picture of ').filter((id) => id !== SEP_ID).slice(1);
+  const candidates: Record<string, string> = {};
+  const references: Record<string, string[]> = {};
+  const size = model.config.vision_config.image_size;
+  let done = 0;
+  for await (const b of pixelBatches(images, (i) => i.image, (i) => `${i.source}: ${i.image}`, size, o.batchSize ?? 32, pool)) {
+    const generated = generateCaptions(model, b.pixels, { prompt, numBeams: o.numBeams ?? 3, maxLength: o.maxLength ?? 20, minLength: o.minLength ?? 5 });
+    b.items.forEach((img, i) => {
+      candidates[img.imageId] = tokenizer.decode(generated[i]!.tokens);
+      references[img.imageId] = img.captions;
+    });
+    disposeBatch(b);
+    done += b.items.length;
+    o.onProgress?.('caption', done, images.length);
+  }
+  const scores = evaluateCaptions(candidates, references);
+  const samples = images.slice(0, 5).map((img) => ({ image: img.image, caption: candidates[img.imageId]! }));
+  return { images: images.length, bleu4: scores.bleu[3]!, cider: scores.cider, bleu: [...scores.bleu], samples };
+}
+
+async function vqa(model: BlipForQuestionAnswering, dataset: Dataset, o: EvalOptions, split: Split, tokenizer: BlipTokenizer, pool: DecodePool) {
+  const questions = dataset.vqa(split).slice(0, o.limit);
+  const answers = dataset.answerList();
+  const answerTokens = answers.map((a) => tokenizer.encodeOne(a).slice(1, -1));
+  const predictions: { questionId: number; answer: string }[] = [];
+  const size = model.config.vision_config.image_size;
+  for await (const b of pixelBatches(questions, (q) => q.image, (q) => `${q.source}: question ${q.questionId}`, size, o.batchSize ?? 32, pool)) {
+    const q = tokenizer.encodeToTensors(b.items.map((s) => preQuestion(s.question, 30)), { maxLength: 35, padding: 'longest', firstToken: 'enc' });
+    const ranked = rankVqaAnswers(model, b.pixels, q.inputIds, q.attentionMask, answerTokens, { k: Math.min(o.vqaK ?? 128, answers.length), padTokenId: PAD_ID });
+    b.items.forEach((s, i) => predictions.push({ questionId: s.questionId, answer: answers[ranked[i]!.index]! }));
+    tf.dispose([q.inputIds, q.attentionMask]);
+    disposeBatch(b);
+    o.onProgress?.('vqa', predictions.length, questions.length);
+  }
+  const result = vqaAccuracy(
+    questions.map((s) => ({ questionId: s.questionId, answers: s.answers, questionType: s.questionType, answerType: s.answerType })),
+    predictions,
+  );
+  return { questions: questions.length, accuracy: result.overall, perAnswerType: result.perAnswerType, perQuestionType: result.perQuestionType };
+}
+
+/** Loads `modelDir` and scores it on every requested task it can do. */
+export async function evaluateModel(modelDir: string, o: EvalOptions): Promise<EvalReport> {
+  const dataPath = o.data ?? (await builtinWorld(o.world ?? 'small', 0));
+  const dataset = openDataset(dataPath);
+  const split = o.split ?? 'test';
+  const { model } = await loadModel(modelDir);
+  const tokenizer = defaultTokenizer();
+  const pool = new DecodePool();
+  const report: EvalReport = { model: modelDir, architecture: model.architecture, data: dataset.file, split, seconds: {} };
+  try {
+    for (const task of o.tasks) {
+      const started = Date.now();
+      if (task === 'retrieval') {
+        if (!isRetrieval(model)) throw new Error(`retrieval needs ITC/ITM heads; ${modelDir} is a ${model.architecture}`);
+        report.retrieval = await retrieval(model, dataset, o, split, tokenizer, pool);
+      } else if (task === 'caption') {
+        if (!canCaption(model)) throw new Error(`captioning needs a caption decoder; ${modelDir} is a ${model.architecture}`);
+        report.caption = await caption(model, dataset, o, split, tokenizer, pool);
+      } else {
+        if (!(model instanceof BlipForQuestionAnswering)) throw new Error(`VQA needs a VQA model (BlipForQuestionAnswering); ${modelDir} is a ${model.architecture}`);
+        report.vqa = await vqa(model, dataset, o, split, tokenizer, pool);
+      }
+      report.seconds[task] = (Date.now() - started) / 1000;
+    }
+  } finally {
+    await pool.close();
+    model.dispose();
+  }
+  return report;
+}
