@@ -26,9 +26,9 @@ export function trainingProgress(label: string): TrainHooks & { stop(): void } {
     },
     onEval(step, metrics) {
       const text = Object.entries(metrics).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
-      if (interactive) bar.stop();
-      process.stderr.write(`step ${step}: ${text}\n`);
+      if (started) bar.stop(); // also ends the non-TTY redraw timer, which would keep the process alive
       started = false;
+      process.stderr.write(`step ${step}: ${text}\n`);
     },
     stop() {
       if (started) bar.stop();

@@ -134,31 +134,38 @@ async function vqa(model: BlipForQuestionAnswering, dataset: Dataset, o: EvalOpt
 
 /** Loads `modelDir` and scores it on every requested task it can do. */
 export async function evaluateModel(modelDir: string, o: EvalOptions): Promise<EvalReport> {
-  const dataPath = o.data ?? (await builtinWorld(o.world ?? 'small', 0));
-  const dataset = openDataset(dataPath);
-  const split = o.split ?? 'test';
+  const dataset = openDataset(o.data ?? (await builtinWorld(o.world ?? 'small', 0)));
   const { model } = await loadModel(modelDir);
+  try {
+    return await evaluateLoaded(model, modelDir, dataset, o);
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Scores a model in memory (the trainer's validation runs use this). */
+export async function evaluateLoaded(model: BlipModel, name: string, dataset: Dataset, o: EvalOptions): Promise<EvalReport> {
+  const split = o.split ?? 'test';
   const tokenizer = defaultTokenizer();
   const pool = new DecodePool();
-  const report: EvalReport = { model: modelDir, architecture: model.architecture, data: dataset.file, split, seconds: {} };
+  const report: EvalReport = { model: name, architecture: model.architecture, data: dataset.file, split, seconds: {} };
   try {
     for (const task of o.tasks) {
       const started = Date.now();
       if (task === 'retrieval') {
-        if (!isRetrieval(model)) throw new Error(`retrieval needs ITC/ITM heads; ${modelDir} is a ${model.architecture}`);
+        if (!isRetrieval(model)) throw new Error(`retrieval needs ITC/ITM heads; ${name} is a ${model.architecture}`);
         report.retrieval = await retrieval(model, dataset, o, split, tokenizer, pool);
       } else if (task === 'caption') {
-        if (!canCaption(model)) throw new Error(`captioning needs a caption decoder; ${modelDir} is a ${model.architecture}`);
+        if (!canCaption(model)) throw new Error(`captioning needs a caption decoder; ${name} is a ${model.architecture}`);
         report.caption = await caption(model, dataset, o, split, tokenizer, pool);
       } else {
-        if (!(model instanceof BlipForQuestionAnswering)) throw new Error(`VQA needs a VQA model (BlipForQuestionAnswering); ${modelDir} is a ${model.architecture}`);
+        if (!(model instanceof BlipForQuestionAnswering)) throw new Error(`VQA needs a VQA model (BlipForQuestionAnswering); ${name} is a ${model.architecture}`);
         report.vqa = await vqa(model, dataset, o, split, tokenizer, pool);
       }
       report.seconds[task] = (Date.now() - started) / 1000;
     }
   } finally {
     await pool.close();
-    model.dispose();
   }
   return report;
 }

@@ -21,6 +21,7 @@ import { MomentumContrast } from '../objectives/momentum.js';
 import { finishMomentum, prepareMomentum, pretrainLosses } from '../objectives/pretrain.js';
 import type { MomentumFeatures, PretrainOptions } from '../objectives/pretrain.js';
 import { alphaAt } from './schedule.js';
+import { evaluateLoaded } from '../eval/run.js';
 import { train } from './trainer.js';
 import type { TrainHooks, TrainResult, TrainTask } from './trainer.js';
 
@@ -52,6 +53,10 @@ export const PretrainConfigSchema = z.object({
   /** Horizontal flips swap left/right in the text: only valid for the built-in world. */
   flip: z.number().min(0).max(1).optional(),
   checkpointEvery: z.number().int().positive().default(200),
+  /** Validation retrieval (ITC + ITM rerank) every this many steps; the best mean recall is kept in best/. */
+  evalEvery: z.number().int().positive().optional(),
+  /** Validation images per evaluation (the val split's first ones). */
+  evalImages: z.number().int().positive().default(200),
   logEvery: z.number().int().positive().default(10),
   resume: z.boolean().default(false),
 });
@@ -140,6 +145,12 @@ export async function pretrain(input: PretrainConfigInput, hooks: TrainHooks = {
     },
     after: (b, _ctx, prepared) => finishMomentum(toBatch(b), objective, prepared as MomentumFeatures | undefined),
     release: (b) => disposeBatch(b),
+    evaluate: async () => {
+      const report = await evaluateLoaded(model, 'training', dataset, { split: 'val', tasks: ['retrieval'], limit: cfg.evalImages, k: 16 });
+      const r = report.retrieval!;
+      return { tr1: r.recall[1]!, ir1: r.imageRecall[1]!, r_mean: r.mean };
+    },
+    selectMetric: 'r_mean',
     saveState: momentum && (() => {
       const tensors = new Map<string, { shape: number[]; data: () => Float32Array }>();
       for (const [name, p] of momentum.model.namedParameters()) {
@@ -174,6 +185,7 @@ export async function pretrain(input: PretrainConfigInput, hooks: TrainHooks = {
         accumulate: cfg.accumulate,
         clipNorm: cfg.clipNorm,
         checkpointEvery: cfg.checkpointEvery,
+        evalEvery: cfg.evalEvery,
         logEvery: cfg.logEvery,
         seed: cfg.seed,
         resume: cfg.resume,

@@ -22,6 +22,8 @@ export function registerPretrain(program: Command): void {
     .option('--clip-norm <x>', 'clip the global gradient norm', num)
     .option('--queue-size <n>', 'ITC momentum queue length; 0 = plain in-batch InfoNCE (default 1024)', int)
     .option('--checkpoint-every <n>', 'steps between checkpoints (default 200)', int)
+    .option('--eval-every <n>', 'steps between validation retrieval runs; the best model goes to best/ (default: at the end)', int)
+    .option('--eval-images <n>', 'validation images per evaluation (default 200)', int)
     .option('--seed <n>', 'seed for init, data order, augmentation and sampling (default 0)', int)
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .action(async (opts: Record<string, unknown>) => {
