@@ -5,6 +5,7 @@ import { registerInspect } from './commands/inspect.js';
 import { registerData } from './commands/data.js';
 import { registerPretrain } from './commands/pretrain.js';
 import { registerEval } from './commands/eval.js';
+import { registerFinetune } from './commands/finetune.js';
 import { readPackageVersion } from '../version.js';
 import { initBackend } from '../engine/backend.js';
 
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerInspect(program);
   registerData(program);
   registerPretrain(program);
+  registerFinetune(program);
   registerEval(program);
   return program;
 }

@@ -33,6 +33,8 @@ export interface PretrainOptions {
   decTokenId: number;
   padTokenId: number;
   labelSmoothing: number;
+  /** Caption tokens after [DEC] that are a fixed prompt ("a picture of "), not predicted. */
+  promptLength?: number;
 }
 
 /** Momentum features of a batch, computed outside the gradient tape. */
@@ -72,52 +74,62 @@ export function pretrainLosses(
 ): { total: tf.Scalar; terms: Record<PretrainTerm, tf.Scalar> } {
   const { inputIds, attentionMask } = batch;
   const b = batch.imageIds.length;
+  const w = options.weights;
   const imageEmbeds = model.encodeImage(batch.pixels).lastHiddenState;
-  const imageFeatures = l2Normalize(model.imageProjection(imageEmbeds));
-  const textFeatures = l2Normalize(model.textProjection(model.encodeText(inputIds, attentionMask).lastHiddenState));
+  const terms: Record<PretrainTerm, tf.Scalar> = { itc: tf.scalar(0), itm: tf.scalar(0), lm: tf.scalar(0) };
 
-  // ITC: contrast with the momentum features of the batch and the queue (or the batch itself).
-  const m = options.momentum;
-  const imageCandidates = m ? tf.concat([momentumFeatures!.image, m.imageQueue], 0) : imageFeatures;
-  const textCandidates = m ? tf.concat([momentumFeatures!.text, m.textQueue], 0) : textFeatures;
-  const candidateIds = m ? [...batch.imageIds, ...m.queueIds] : [...batch.imageIds];
-  const temp = model.temp.value;
-  const momentumLogits = m && {
-    imageToText: tf.div(matmul(momentumFeatures!.image, textCandidates, false, true), temp),
-    textToImage: tf.div(matmul(momentumFeatures!.text, imageCandidates, false, true), temp),
-    alpha: options.alpha,
-  };
-  const itc = itcLoss({
-    imageFeatures,
-    textFeatures,
-    imageCandidates,
-    textCandidates,
-    targets: contrastiveTargets(batch.imageIds, candidateIds),
-    temperature: temp,
-    momentum: momentumLogits || undefined,
-  });
+  if (w.itc > 0 || w.itm > 0) {
+    const imageFeatures = l2Normalize(model.imageProjection(imageEmbeds));
+    const textFeatures = l2Normalize(model.textProjection(model.encodeText(inputIds, attentionMask).lastHiddenState));
+    if (w.itc > 0) {
+      // Contrast with the momentum features of the batch and the queue (or the batch itself).
+      const m = options.momentum;
+      const imageCandidates = m ? tf.concat([momentumFeatures!.image, m.imageQueue], 0) : imageFeatures;
+      const textCandidates = m ? tf.concat([momentumFeatures!.text, m.textQueue], 0) : textFeatures;
+      const candidateIds = m ? [...batch.imageIds, ...m.queueIds] : [...batch.imageIds];
+      const temp = model.temp.value;
+      const momentumLogits = m && {
+        imageToText: tf.div(matmul(momentumFeatures!.image, textCandidates, false, true), temp),
+        textToImage: tf.div(matmul(momentumFeatures!.text, imageCandidates, false, true), temp),
+        alpha: options.alpha,
+      };
+      terms.itc = itcLoss({
+        imageFeatures,
+        textFeatures,
+        imageCandidates,
+        textCandidates,
+        targets: contrastiveTargets(batch.imageIds, candidateIds),
+        temperature: temp,
+        momentum: momentumLogits || undefined,
+      });
+    }
+    if (w.itm > 0) {
+      // [positives; (negative image, text); (image, negative text)], negatives from in-batch similarity.
+      const encIds = replaceFirstToken(inputIds, options.encTokenId);
+      const sim = matmul(imageFeatures, textFeatures, false, true).dataSync() as Float32Array;
+      const simT = tf.transpose(tf.tensor2d(sim, [b, b])).dataSync() as Float32Array;
+      const negImageForText = tf.tensor1d(sampleHardNegatives(simT, b, batch.imageIds, random), 'int32');
+      const negTextForImage = tf.tensor1d(sampleHardNegatives(sim, b, batch.imageIds, random), 'int32');
+      const images = tf.concat([imageEmbeds, gatherRows(imageEmbeds, negImageForText), imageEmbeds], 0);
+      const textIds = tf.concat([encIds, encIds, gatherRows(encIds, negTextForImage)], 0);
+      const textMask = tf.concat([attentionMask, attentionMask, gatherRows(attentionMask, negTextForImage)], 0);
+      terms.itm = itmLoss(model.itmLogits(model.encodeMultimodal(textIds, textMask, images).lastHiddenState));
+    }
+  }
 
-  // ITM on [positives; (negative image, text); (image, negative text)], negatives from in-batch similarity.
-  const encIds = replaceFirstToken(inputIds, options.encTokenId);
-  const sim = matmul(imageFeatures, textFeatures, false, true).dataSync() as Float32Array;
-  const simT = tf.transpose(tf.tensor2d(sim, [b, b])).dataSync() as Float32Array;
-  const negImageForText = sampleHardNegatives(simT, b, batch.imageIds, random);
-  const negTextForImage = sampleHardNegatives(sim, b, batch.imageIds, random);
-  const negIdx = (idx: number[]) => tf.tensor1d(idx, 'int32');
-  const images = tf.concat([imageEmbeds, gatherRows(imageEmbeds, negIdx(negImageForText)), imageEmbeds], 0);
-  const textIds = tf.concat([encIds, encIds, gatherRows(encIds, negIdx(negTextForImage))], 0);
-  const textMask = tf.concat([attentionMask, attentionMask, gatherRows(attentionMask, negIdx(negTextForImage))], 0);
-  const itm = itmLoss(model.itmLogits(model.encodeMultimodal(textIds, textMask, images).lastHiddenState));
+  if (w.lm > 0) {
+    // The decoder reads [DEC] + caption; pads (and a prompt, as BLIP's captioner) are not predicted.
+    const decIds = replaceFirstToken(inputIds, options.decTokenId);
+    const [rows, length] = decIds.shape as [number, number];
+    const promptEnd = tf.less(tf.range(0, length, 1, 'int32'), 1 + (options.promptLength ?? 0)).reshape([1, length]);
+    const ignored = tf.logicalOr(tf.equal(decIds, options.padTokenId), tf.tile(promptEnd, [rows, 1]));
+    const labels = tf.where(ignored, tf.fill(decIds.shape, IGNORE_INDEX, 'int32'), decIds);
+    const decoder = model.textDecoder;
+    const states = decoder.projectionInputs(decIds, attentionMask, { encoderHiddenStates: imageEmbeds });
+    terms.lm = projectedCaptionLoss(states, decoder.cls.projection.weight, decoder.cls.projection.bias, labels, options.labelSmoothing);
+  }
 
-  // LM: the decoder reads [DEC] + caption; pads are ignored.
-  const decIds = replaceFirstToken(inputIds, options.decTokenId);
-  const labels = tf.where(tf.equal(decIds, options.padTokenId), tf.fill(decIds.shape, IGNORE_INDEX, 'int32'), decIds);
-  const decoder = model.textDecoder;
-  const states = decoder.projectionInputs(decIds, attentionMask, { encoderHiddenStates: imageEmbeds });
-  const lm = projectedCaptionLoss(states, decoder.cls.projection.weight, decoder.cls.projection.bias, labels, options.labelSmoothing);
-
-  const terms = { itc, itm, lm };
-  const total = tf.addN(PRETRAIN_TERMS.map((k) => tf.mul(terms[k], options.weights[k]))) as tf.Scalar;
+  const total = tf.addN(PRETRAIN_TERMS.map((k) => tf.mul(terms[k], w[k]))) as tf.Scalar;
   return { total, terms };
 }
 

@@ -44,6 +44,8 @@ export const PretrainConfigSchema = z.object({
   accumulate: z.number().int().positive().default(1),
   maxWords: z.number().int().positive().default(30),
   maxTokens: z.number().int().positive().default(32),
+  /** Text put before every caption and not predicted by the LM term (BLIP's captioner: "a picture of "). */
+  prompt: z.string().optional(),
   weights: z.object({ itc: z.number().default(1), itm: z.number().default(1), lm: z.number().default(1) }).default({ itc: 1, itm: 1, lm: 1 }),
   /** Momentum distillation and queue; queueSize 0 means plain in-batch InfoNCE. */
   momentum: z.number().min(0).max(1).default(0.995),
@@ -105,7 +107,9 @@ export async function pretrain(input: PretrainConfigInput, hooks: TrainHooks = {
     decTokenId: DEC_ID,
     padTokenId: PAD_ID,
     labelSmoothing: cfg.labelSmoothing,
+    promptLength: cfg.prompt ? tokenizer.encodeOne(cfg.prompt).length - 2 : 0,
   };
+  const captioningOnly = cfg.weights.itc === 0 && cfg.weights.itm === 0;
   const toBatch = (b: Batch<PretrainItem>) => ({
     pixels: b.pixels,
     inputIds: b.inputIds!,
@@ -124,7 +128,7 @@ export async function pretrain(input: PretrainConfigInput, hooks: TrainHooks = {
           imageSize,
           image: (i) => i.pair.image,
           describe: (i) => `${i.pair.source}: ${i.pair.image}`,
-          text: (i) => i.pair.caption,
+          text: (i) => (cfg.prompt ?? '') + i.pair.caption,
           tokenizer,
           maxLength: cfg.maxTokens,
           firstToken: 'cls',
@@ -145,12 +149,17 @@ export async function pretrain(input: PretrainConfigInput, hooks: TrainHooks = {
     },
     after: (b, _ctx, prepared) => finishMomentum(toBatch(b), objective, prepared as MomentumFeatures | undefined),
     release: (b) => disposeBatch(b),
-    evaluate: async () => {
+    // Retrieval when a contrastive or matching term trains, else captioning (greedy, for speed).
+    evaluate: async (): Promise<Record<string, number>> => {
+      if (captioningOnly) {
+        const report = await evaluateLoaded(model, 'training', dataset, { split: 'val', tasks: ['caption'], limit: cfg.evalImages, numBeams: 1, prompt: cfg.prompt ?? '' });
+        return { bleu4: report.caption!.bleu4, cider: report.caption!.cider };
+      }
       const report = await evaluateLoaded(model, 'training', dataset, { split: 'val', tasks: ['retrieval'], limit: cfg.evalImages, k: 16 });
       const r = report.retrieval!;
       return { tr1: r.recall[1]!, ir1: r.imageRecall[1]!, r_mean: r.mean };
     },
-    selectMetric: 'r_mean',
+    selectMetric: captioningOnly ? 'cider' : 'r_mean',
     saveState: momentum && (() => {
       const tensors = new Map<string, { shape: number[]; data: () => Float32Array }>();
       for (const [name, p] of momentum.model.namedParameters()) {

@@ -1,0 +1,43 @@
+// `dlip finetune`: BLIP's task fine-tuning from a checkpoint, run as the pre-training composite with
+// the task's terms (retrieval: ITC + ITM; captioning: LM after a prompt), then exported as the task
+// model (BlipForImageTextRetrieval or BlipForConditionalGeneration) in <out>/model.
+import { join } from 'node:path';
+import { loadModel, saveModel } from '../io/checkpoint.js';
+import type { BlipForPreTraining } from '../models/blip.js';
+import { taskModelFrom } from '../models/convert.js';
+import type { Architecture } from '../models/config.js';
+import { pretrain } from './pretrain.js';
+import type { PretrainConfigInput } from './pretrain.js';
+import type { TrainHooks, TrainResult } from './trainer.js';
+
+export const FINETUNE_TASKS = ['retrieval', 'caption'] as const;
+export type FinetuneTask = (typeof FINETUNE_TASKS)[number];
+
+const EXPORT: Record<FinetuneTask, Architecture> = {
+  retrieval: 'BlipForImageTextRetrieval',
+  caption: 'BlipForConditionalGeneration',
+};
+
+export interface FinetuneInput extends Omit<PretrainConfigInput, 'weights' | 'prompt'> {
+  task: FinetuneTask | string;
+  /** Captioning prompt (BLIP: "a picture of "). */
+  prompt?: string;
+}
+
+export async function finetune(input: FinetuneInput, hooks: TrainHooks = {}): Promise<TrainResult & { modelDir: string }> {
+  const task = input.task as FinetuneTask;
+  if (!(FINETUNE_TASKS as readonly string[]).includes(task)) {
+    throw new Error(`--task ${input.task} is not supported; fine-tuning covers ${FINETUNE_TASKS.join(', ')} (VQA fine-tuning is not implemented yet)`);
+  }
+  const { task: _task, prompt, ...rest } = input;
+  const weights = task === 'retrieval' ? { itc: 1, itm: 1, lm: 0 } : { itc: 0, itm: 0, lm: 1 };
+  const result = await pretrain({ ...rest, weights, prompt: task === 'caption' ? (prompt ?? 'a picture of ') : undefined }, hooks);
+  const source = result.bestDir ?? result.finalDir;
+  const { model } = await loadModel(source, { architecture: 'BlipForPreTraining' });
+  const exported = taskModelFrom(model as BlipForPreTraining, EXPORT[task]);
+  const modelDir = join(input.out, 'model');
+  await saveModel(exported, modelDir);
+  exported.dispose();
+  model.dispose();
+  return { ...result, modelDir };
+}
