@@ -1,12 +1,15 @@
 // The one place that knows which TensorFlow.js backend runs. Everything else imports `tf` from here.
 import * as tf from '@tensorflow/tfjs';
+import { BUILD_FIX, loadAddon } from './native/addon.js';
+import { NATIVE_BACKEND, registerNativeBackend } from './native/backend.js';
 
 export { tf };
 
-export const BACKENDS = ['wasm', 'cpu'] as const;
+export const BACKENDS = ['native', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
-export const DEFAULT_BACKEND: BackendName = 'wasm';
+/** 'native' (C kernels + OpenBLAS, built at install) when it was built; otherwise wasm, with a note. */
+export const DEFAULT_BACKEND: BackendName = 'native';
 
 let initialised: BackendName | undefined;
 
@@ -23,18 +26,41 @@ export function requestedBackend(explicit?: string): BackendName {
   return DEFAULT_BACKEND;
 }
 
+let warnedFallback = false;
+
+/**
+ * Registers the native backend if its addon loads. When it does not: an explicit request fails with
+ * the reason; the default falls back to wasm and says once why and how to fix it.
+ */
+function resolveNative(explicitly: boolean): BackendName {
+  const load = loadAddon();
+  if (load.ok) {
+    registerNativeBackend(load.addon);
+    return NATIVE_BACKEND;
+  }
+  if (explicitly) throw new Error(`backend "native" is unavailable: ${load.reason}. To fix: ${BUILD_FIX}`);
+  if (!warnedFallback) {
+    warnedFallback = true;
+    console.warn(
+      `dlip: using the wasm backend, about 10x slower than native for training, because ${load.reason}. ` +
+        `To fix: ${BUILD_FIX}.`,
+    );
+  }
+  return 'wasm';
+}
+
 /**
  * Selects and initialises a backend once per process; later calls with the same name are free.
  * Call it before any tensor work (the CLI does it from --backend).
  */
 export async function initBackend(explicit?: string): Promise<BackendName> {
-  const name = requestedBackend(explicit);
+  let name = requestedBackend(explicit);
+  if (name === 'native') name = resolveNative(Boolean(explicit || process.env.DLIP_BACKEND));
   if (initialised === name) return name;
   if (name === 'wasm') {
-    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    await import('@tensorflow/tfjs-backend-wasm'); // registers the backend
     // The threaded wasm build cannot start its workers under Node (ERR_WORKER_PATH): single thread.
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-    void wasm;
   }
   if (!(await tf.setBackend(name))) throw new Error(`backend "${name}" failed to initialise`);
   await tf.ready();

@@ -1,8 +1,8 @@
 // BLIP's text side: a post-norm BERT whose layers can cross-attend to image tokens (HF BlipTextModel),
 // run bidirectionally (text encoder, image-grounded encoder) or causally (decoder), plus its LM head.
 import { tf } from '../engine/backend.js';
-import { gelu, linear } from '../engine/ops.js';
-import { attentionMacs, multiHeadAttention } from '../nn/attention.js';
+import { attention, gelu, linear } from '../engine/ops.js';
+import { attentionMacs } from '../nn/attention.js';
 import { Embedding, LayerNorm, Linear } from '../nn/layers.js';
 import { Module, ModuleList } from '../nn/module.js';
 import type { Parameter } from '../nn/module.js';
@@ -87,7 +87,7 @@ class TextAttention extends Module {
 
   forward(x: tf.Tensor, keyValue: tf.Tensor, additiveMask: tf.Tensor): { output: tf.Tensor; probs: tf.Tensor } {
     const s = this.self;
-    const { context, probs } = multiHeadAttention(s.query.forward(x), s.key.forward(keyValue), s.value.forward(keyValue), s.heads, additiveMask);
+    const { context, probs } = attention(s.query.forward(x), s.key.forward(keyValue), s.value.forward(keyValue), s.heads, additiveMask);
     return { output: this.output.layerNorm.forward(tf.add(x, this.output.dense.forward(context))), probs };
   }
 

@@ -1,7 +1,7 @@
 // BLIP's image encoder: a ViT with pre-norm blocks and a fused qkv projection (HF BlipVisionModel).
 import { tf } from '../engine/backend.js';
-import { gelu, linear } from '../engine/ops.js';
-import { attentionMacs, multiHeadAttention } from '../nn/attention.js';
+import { attention, gelu, linear } from '../engine/ops.js';
+import { attentionMacs } from '../nn/attention.js';
 import { INIT_STD, LayerNorm, Linear } from '../nn/layers.js';
 import { Module, ModuleList } from '../nn/module.js';
 import type { Parameter } from '../nn/module.js';
@@ -77,7 +77,7 @@ class VisionAttention extends Module {
   forward(x: tf.Tensor): { output: tf.Tensor; probs: tf.Tensor } {
     // Fused projection rows are [q; k; v], each head-major.
     const [q, k, v] = tf.split(this.qkv.forward(x), 3, 2) as [tf.Tensor, tf.Tensor, tf.Tensor];
-    const { context, probs } = multiHeadAttention(q, k, v, this.heads);
+    const { context, probs } = attention(q, k, v, this.heads);
     return { output: this.projection.forward(context), probs };
   }
 

@@ -14,6 +14,13 @@ export class Parameter {
     readonly init: Init,
   ) {}
 
+  /** A Parameter around an existing variable (benchmarks and tests that build variables directly). */
+  static wrap(variable: tf.Variable): Parameter {
+    const p = new Parameter(variable.shape, { kind: 'zeros' });
+    p.variable = variable;
+    return p;
+  }
+
   get size(): number {
     return this.shape.reduce((a, b) => a * b, 1);
   }

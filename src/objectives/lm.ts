@@ -67,7 +67,7 @@ export function projectedCaptionLoss(
   bias: tf.Tensor,
   labels: tf.Tensor,
   labelSmoothing = 0.1,
-  chunk = 64,
+  chunk = 256,
 ): tf.Scalar {
   const [batch, length, width] = states.shape as [number, number, number];
   const vocab = weight.shape[0]!;

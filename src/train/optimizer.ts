@@ -1,8 +1,10 @@
 // AdamW with decoupled weight decay (Loshchilov & Hutter; PyTorch's torch.optim.AdamW semantics).
 // Hand-written because tfjs ships Adam without decoupled decay; its state is plain named tensors so
-// a checkpoint can hold it and a resumed run continues bit for bit.
+// a checkpoint can hold it and a resumed run continues bit for bit. The update itself is
+// ops.adamwUpdate (one fused kernel on the native backend).
 import { tf } from '../engine/backend.js';
-import type { Parameter } from '../nn/module.js';
+import { adamwUpdate } from '../engine/ops.js';
+import { Parameter } from '../nn/module.js';
 
 export interface AdamWOptions {
   beta1?: number;
@@ -18,7 +20,7 @@ export function decays(name: string, p: Parameter): boolean {
 
 interface Slot {
   name: string;
-  param: Parameter;
+  variable: tf.Variable;
   decay: boolean;
   m: tf.Variable;
   v: tf.Variable;
@@ -33,6 +35,7 @@ export class AdamW {
   /** Updates applied so far (bias correction uses it). */
   step = 0;
 
+  /** `params`: a model's parameters by name, decayed or not by `decays`. */
   constructor(params: Map<string, Parameter>, options: AdamWOptions = {}) {
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;
@@ -40,36 +43,34 @@ export class AdamW {
     this.weightDecay = options.weightDecay ?? 0.05;
     this.slots = [...params].map(([name, param]) => ({
       name,
-      param,
+      variable: param.value,
       decay: decays(name, param),
       m: tf.variable(tf.zeros([...param.shape]), false),
       v: tf.variable(tf.zeros([...param.shape]), false),
     }));
   }
 
+  /** For plain variables (benchmarks): matrices are decayed, vectors not. */
+  static forVariables(variables: readonly tf.Variable[], options: AdamWOptions = {}): AdamW {
+    const params = new Map(variables.map((v) => [v.name, Parameter.wrap(v)] as const));
+    return new AdamW(params, options);
+  }
+
   /** The variables to differentiate, in slot order. */
   get variables(): tf.Variable[] {
-    return this.slots.map((s) => s.param.value);
+    return this.slots.map((s) => s.variable);
   }
 
   /** Applies one update from `grads` (by variable name) at learning rate `lr`. */
   apply(grads: tf.NamedTensorMap, lr: number): void {
     this.step++;
-    const c1 = 1 - this.beta1 ** this.step;
-    const c2 = 1 - this.beta2 ** this.step;
+    const bias1 = 1 - this.beta1 ** this.step;
+    const bias2 = 1 - this.beta2 ** this.step;
     for (const s of this.slots) {
-      const g = grads[s.param.value.name];
+      const g = grads[s.variable.name];
       if (!g) continue; // a parameter this objective does not reach
-      tf.tidy(() => {
-        const p = s.param.value;
-        const m = tf.add(tf.mul(s.m, this.beta1), tf.mul(g, 1 - this.beta1));
-        const v = tf.add(tf.mul(s.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
-        s.m.assign(m);
-        s.v.assign(v);
-        const decayed = s.decay && this.weightDecay > 0 ? tf.mul(p, 1 - lr * this.weightDecay) : p;
-        const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), this.eps));
-        p.assign(tf.sub(decayed, tf.mul(update, lr)));
-      });
+      const weightDecay = s.decay ? this.weightDecay : 0;
+      adamwUpdate(s.variable, g, s.m, s.v, { lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay, bias1, bias2 });
     }
   }
 
@@ -77,8 +78,8 @@ export class AdamW {
   stateTensors(): Map<string, { shape: number[]; data: () => Float32Array }> {
     const out = new Map<string, { shape: number[]; data: () => Float32Array }>();
     for (const s of this.slots) {
-      out.set(`${s.name}.exp_avg`, { shape: [...s.param.shape], data: () => s.m.dataSync() as Float32Array });
-      out.set(`${s.name}.exp_avg_sq`, { shape: [...s.param.shape], data: () => s.v.dataSync() as Float32Array });
+      out.set(`${s.name}.exp_avg`, { shape: [...s.m.shape], data: () => s.m.dataSync() as Float32Array });
+      out.set(`${s.name}.exp_avg_sq`, { shape: [...s.v.shape], data: () => s.v.dataSync() as Float32Array });
     }
     return out;
   }
@@ -88,8 +89,8 @@ export class AdamW {
     const missing = this.slots.filter((s) => !tensors.has(`${s.name}.exp_avg`) || !tensors.has(`${s.name}.exp_avg_sq`)).map((s) => s.name);
     if (missing.length) throw new Error(`${source}: optimizer state lacks ${missing.length} parameter(s), e.g. ${missing.slice(0, 3).join(', ')}`);
     for (const s of this.slots) {
-      s.m.assign(tf.tensor(tensors.get(`${s.name}.exp_avg`)!.data as Float32Array, [...s.param.shape]));
-      s.v.assign(tf.tensor(tensors.get(`${s.name}.exp_avg_sq`)!.data as Float32Array, [...s.param.shape]));
+      s.m.assign(tf.tensor(tensors.get(`${s.name}.exp_avg`)!.data as Float32Array, s.m.shape));
+      s.v.assign(tf.tensor(tensors.get(`${s.name}.exp_avg_sq`)!.data as Float32Array, s.v.shape));
     }
     this.step = step;
   }

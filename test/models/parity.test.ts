@@ -10,7 +10,10 @@ import type { LoadedTensor } from '../../src/io/safetensors.js';
 import { assertClose, fixtureConfig, fixtureOutputs, fixtureWeights, toTensor, WEIGHT_SETS } from '../helpers/fixtures.js';
 import type { FixtureTask } from '../helpers/fixtures.js';
 
-const BACKENDS = ['cpu', 'wasm'] as const;
+import { loadAddon } from '../../src/engine/native/addon.js';
+
+// native joins wherever its addon is built (CI requires it to be).
+const BACKENDS = ['cpu', 'wasm', ...(loadAddon().ok ? (['native'] as const) : [])] as const;
 
 function checkList(actual: tf.Tensor[] | undefined, ref: Map<string, LoadedTensor>, prefix: string, count: number): void {
   assert.equal(actual?.length, count, `${prefix}: count`);
