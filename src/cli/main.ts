@@ -14,7 +14,7 @@ export function buildProgram(): Command {
     .name('dlip')
     .description('Distill BLIP-style vision-language models into small, fast students and run them locally.')
     .version(readPackageVersion())
-    .option('--backend <name>', 'tensor backend: wasm or cpu (default: $DLIP_BACKEND, else wasm)')
+    .option('--backend <name>', 'tensor backend: native, wasm or cpu (default: $DLIP_BACKEND, else native when built, else wasm)')
     .showHelpAfterError()
     .hook('preAction', async (command) => {
       await initBackend(command.opts<{ backend?: string }>().backend);
