@@ -1,6 +1,7 @@
 // Parsing of option values shared by commands, with errors that name the bad value.
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 
 export function int(value: string): number {
   const n = Number(value);
@@ -26,4 +27,30 @@ export async function readConfigFile(path: string): Promise<Record<string, unkno
   } catch (err) {
     throw new Error(`${path}: ${(err as Error).message}`);
   }
+}
+
+/** The options `dlip pretrain` and `dlip finetune` share (their defaults live in PretrainConfigSchema). */
+export function addTrainingOptions(command: Command): Command {
+  return command
+    .option('--config <file>', 'JSON file with any of these options (command-line flags win)')
+    .option('--data <dataset.json>', 'a dataset manifest (see `dlip data synth`); default: the built-in world')
+    .option('--world <size>', 'built-in world size when --data is absent: tiny, small, large (default small)')
+    .option('--epochs <n>', 'epochs to train (default 10)', int)
+    .option('--steps <n>', 'optimizer steps to train (overrides --epochs)', int)
+    .option('--batch-size <n>', 'images per batch (default 32)', int)
+    .option('--lr <x>', 'peak learning rate (default 3e-4), warm-up then cosine decay', num)
+    .option('--warmup-steps <n>', 'linear warm-up steps (default 100)', int)
+    .option('--queue-size <n>', 'ITC momentum queue length; 0 = plain in-batch InfoNCE (default 1024)', int)
+    .option('--eval-every <n>', 'steps between validation runs; the best model goes to best/ (default: at the end)', int)
+    .option('--eval-images <n>', 'validation images per evaluation (default 200)', int)
+    .option('--checkpoint-every <n>', 'steps between checkpoints (default 200)', int)
+    .option('--seed <n>', 'seed for init, data order, augmentation and sampling (default 0)', int)
+    .option('--resume', 'continue the run in --out from its last checkpoint');
+}
+
+/** A command's options: those of --config, overridden by the flags given. */
+export async function mergedOptions(opts: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const fromFile = opts.config ? await readConfigFile(String(opts.config)) : {};
+  const flags = Object.fromEntries(Object.entries(opts).filter(([k, v]) => k !== 'config' && v !== undefined));
+  return { ...fromFile, ...flags };
 }
