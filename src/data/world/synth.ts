@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
-import { writeFileAtomic } from '../fs-atomic.js';
+import { writeFileAtomic } from '../../io/atomic.js';
 import { MANIFEST_NAME, SPLITS, type ManifestInput, type Split } from '../manifest.js';
 import { imagePathFor } from '../formats/vqa.js';
 import type { KarpathyRecord } from '../formats/karpathy.js';
