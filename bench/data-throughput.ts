@@ -1,11 +1,16 @@
-// Decode + resize (+ normalise, + batch to tensors) throughput of the data pipeline at 224 and 384 px.
+// Decode + resize (+ normalise, + batch to tensors) throughput of the data pipeline at 224 and 384 px,
+// against what a training step consumes at the same sizes: forward + backward of dlip-small's image
+// tower alone (a lower bound on a real step's time, so an upper bound on what it consumes).
 // Usage: node dist/bench/data-throughput.js [--images N] [--runs R]
 // Inputs: a COCO-sized (640×427) JPEG made from a shipped test photo, and built-in world PNGs.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { initBackend } from '../src/engine/backend.js';
+import { activeBackend, initBackend, tf } from '../src/engine/backend.js';
+import { loadPreset } from '../src/models/presets.js';
+import { VisionModel } from '../src/models/vision.js';
+import { initParameters } from '../src/nn/init.js';
 import { DecodePool, defaultWorkerCount, disposeBatch, loadBatches, synthesizeWorld, openDataset, type Augmentation } from '../src/data/index.js';
 import { packageRoot } from '../src/paths.js';
 
@@ -43,6 +48,30 @@ try {
     }
   }
   await pool.close();
+
+  await initBackend(); // the training backend (native when built)
+  const batch = 8;
+  for (const size of [224, 384]) {
+    const tower = new VisionModel({ ...loadPreset('dlip-small').vision_config, image_size: size });
+    initParameters(tower, 0);
+    const variables = [...tower.namedParameters().values()].map((p) => p.value);
+    const pixels = tf.randomNormal([batch, 3, size, size]);
+    const times: number[] = [];
+    for (let r = 0; r < RUNS + 1; r++) {
+      const start = performance.now();
+      tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => tf.mean(tower.forward(pixels).lastHiddenState) as tf.Scalar, variables);
+        value.dataSync();
+        tf.dispose(Object.values(grads));
+      });
+      if (r > 0) times.push(performance.now() - start); // the first run warms up
+    }
+    times.sort((a, b) => a - b);
+    const consumed = batch / (times[Math.floor(times.length / 2)]! / 1000);
+    console.log(`training step, dlip-small image tower fwd+bwd [${activeBackend()}] | ${size} | consumes ${consumed.toFixed(1)} images/s`);
+    pixels.dispose();
+    tower.dispose();
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
