@@ -1,25 +1,29 @@
-// `dlip finetune`: BLIP's task fine-tuning from a checkpoint, run as the pre-training composite with
-// the task's terms (retrieval: ITC + ITM; captioning: LM after a prompt), then exported as the task
-// model (BlipForImageTextRetrieval or BlipForConditionalGeneration) in <out>/model.
+// `dlip finetune`: BLIP's task fine-tuning from a checkpoint. Retrieval and captioning run as the
+// pre-training composite with the task's terms (ITC + ITM; LM after a prompt) and are exported as the
+// task model in <out>/model; VQA trains BlipForQuestionAnswering itself (train/vqa.ts).
 import { join } from 'node:path';
 import { loadModel, saveModel } from '../io/checkpoint.js';
 import type { BlipForPreTraining } from '../models/blip.js';
 import { taskModelFrom } from '../models/convert.js';
 import type { Architecture } from '../models/config.js';
-import { pretrain } from './pretrain.js';
+import { z } from 'zod';
+import { pretrain, PretrainConfigSchema } from './pretrain.js';
+import { finetuneVqa } from './vqa.js';
 import type { PretrainConfigInput } from './pretrain.js';
 import type { TrainHooks, TrainResult } from './trainer.js';
 
-export const FINETUNE_TASKS = ['retrieval', 'caption'] as const;
+export const FINETUNE_TASKS = ['retrieval', 'caption', 'vqa'] as const;
 export type FinetuneTask = (typeof FINETUNE_TASKS)[number];
 
-const EXPORT: Record<FinetuneTask, Architecture> = {
+const EXPORT: Record<Exclude<FinetuneTask, 'vqa'>, Architecture> = {
   retrieval: 'BlipForImageTextRetrieval',
   caption: 'BlipForConditionalGeneration',
 };
 
 export interface FinetuneInput extends Omit<PretrainConfigInput, 'weights' | 'prompt'> {
   task: FinetuneTask | string;
+  /** Starting checkpoint (VQA: a pre-training or VQA model folder). */
+  model?: string;
   /** Captioning prompt (BLIP: "a picture of "). */
   prompt?: string;
 }
@@ -27,7 +31,12 @@ export interface FinetuneInput extends Omit<PretrainConfigInput, 'weights' | 'pr
 export async function finetune(input: FinetuneInput, hooks: TrainHooks = {}): Promise<TrainResult & { modelDir: string }> {
   const task = input.task as FinetuneTask;
   if (!(FINETUNE_TASKS as readonly string[]).includes(task)) {
-    throw new Error(`--task ${input.task} is not supported; fine-tuning covers ${FINETUNE_TASKS.join(', ')} (VQA fine-tuning is not implemented yet)`);
+    throw new Error(`--task ${input.task} is not supported; fine-tuning covers ${FINETUNE_TASKS.join(', ')}`);
+  }
+  if (task === 'vqa') {
+    const parsed = PretrainConfigSchema.safeParse({ ...input, task: undefined });
+    if (!parsed.success) throw new Error(`invalid finetune options:\n${z.prettifyError(parsed.error)}`);
+    return finetuneVqa(parsed.data, hooks);
   }
   const { task: _task, prompt, ...rest } = input;
   const weights = task === 'retrieval' ? { itc: 1, itm: 1, lm: 0 } : { itc: 0, itm: 0, lm: 1 };

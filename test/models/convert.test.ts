@@ -1,6 +1,6 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf, initBackend } from '../../src/engine/backend.js';
@@ -9,7 +9,8 @@ import type { BlipForConditionalGeneration, BlipForImageTextRetrieval, BlipForPr
 import { taskModelFrom } from '../../src/models/convert.js';
 import { initParameters } from '../../src/nn/init.js';
 import { finetune } from '../../src/train/finetune.js';
-import { loadModel } from '../../src/io/checkpoint.js';
+import { loadModel, saveModel } from '../../src/io/checkpoint.js';
+import { parseBlipConfig } from '../../src/models/config.js';
 import { tinyConfig } from '../helpers/tiny.js';
 
 before(async () => {
@@ -37,7 +38,7 @@ describe('task models from a pre-training model', () => {
 });
 
 describe('dlip finetune', () => {
-  it('trains the captioner and exports a BlipForConditionalGeneration; VQA is refused', async () => {
+  it('trains the captioner and a VQA model from a pre-training checkpoint, and exports each', async () => {
     const work = mkdtempSync(join(tmpdir(), 'dlip-ft-'));
     process.env.DLIP_CACHE = join(work, 'cache');
     const modelFile = join(work, 'micro.json');
@@ -50,6 +51,17 @@ describe('dlip finetune', () => {
     const { model } = await loadModel(result.modelDir);
     assert.equal(model.architecture, 'BlipForConditionalGeneration');
     model.dispose();
-    await assert.rejects(finetune({ task: 'vqa', model: modelFile, out: join(work, 'vqa') }), /--task vqa is not supported; fine-tuning covers retrieval, caption/);
+    const pre = createModel(parseBlipConfig(JSON.parse(readFileSync(modelFile, 'utf8')), 'micro'), 'BlipForPreTraining');
+    initParameters(pre, 2);
+    await saveModel(pre, join(work, 'pre'));
+    pre.dispose();
+    const vqa = await finetune({ task: 'vqa', model: join(work, 'pre'), out: join(work, 'vqa'), world: 'tiny', steps: 2, batchSize: 4, warmupSteps: 1, evalImages: 4 });
+    const { model: answerer } = await loadModel(vqa.modelDir);
+    assert.equal(answerer.architecture, 'BlipForQuestionAnswering');
+    answerer.dispose();
+    const log = readFileSync(join(work, 'vqa', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.ok(log.some((e) => e.eval && Number.isFinite(e.eval.accuracy)), 'validation VQA accuracy logged');
+    assert.ok(log.some((e) => Number.isFinite(e.terms?.vqa) && e.terms.vqa > 0), 'VQA loss logged');
+    await assert.rejects(finetune({ task: 'ocr', model: modelFile, out: join(work, 'x') }), /--task ocr is not supported; fine-tuning covers retrieval, caption, vqa/);
   });
 });

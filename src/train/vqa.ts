@@ -1,0 +1,112 @@
+// VQA fine-tuning (dlip finetune --task vqa): BlipForQuestionAnswering, initialised from a
+// pre-training checkpoint as BLIP does, trained with the frequency-weighted answer loss.
+import { join } from 'node:path';
+import { openDataset } from '../data/manifest.js';
+import { builtinWorld } from '../data/world/synth.js';
+import { DecodePool } from '../data/pipeline/decode-pool.js';
+import { disposeBatch, loadBatches } from '../data/pipeline/loader.js';
+import type { Batch } from '../data/pipeline/loader.js';
+import type { VqaSample } from '../data/formats/vqa.js';
+import { preQuestion } from '../data/text.js';
+import { defaultTokenizer, PAD_ID } from '../data/tokenizer.js';
+import { loadModel, saveModel } from '../io/checkpoint.js';
+import type { BlipForPreTraining, BlipForQuestionAnswering } from '../models/blip.js';
+import { taskModelFrom } from '../models/convert.js';
+import { evaluateLoaded } from '../eval/run.js';
+import { answerWeights, vqaAnswerLoss } from '../objectives/vqa.js';
+import { train } from './trainer.js';
+import type { TrainHooks, TrainResult, TrainTask } from './trainer.js';
+import type { PretrainConfig } from './pretrain.js';
+
+type VqaOptions = Pick<PretrainConfig, 'data' | 'world' | 'out' | 'seed' | 'batchSize' | 'epochs' | 'steps' | 'lr' | 'minLr' | 'warmupSteps' | 'weightDecay' | 'clipNorm' | 'accumulate' | 'labelSmoothing' | 'checkpointEvery' | 'evalEvery' | 'evalImages' | 'logEvery' | 'resume'> & { model: string };
+
+async function startingModel(dir: string): Promise<BlipForQuestionAnswering> {
+  const { model } = await loadModel(dir);
+  if (model.architecture === 'BlipForQuestionAnswering') return model as BlipForQuestionAnswering;
+  if (model.architecture !== 'BlipForPreTraining') {
+    model.dispose();
+    throw new Error(`${dir} is a ${model.architecture}; VQA fine-tuning starts from a pre-training (or VQA) checkpoint`);
+  }
+  const vqa = taskModelFrom(model as BlipForPreTraining, 'BlipForQuestionAnswering') as BlipForQuestionAnswering;
+  model.dispose();
+  return vqa;
+}
+
+export async function finetuneVqa(cfg: VqaOptions, hooks: TrainHooks = {}): Promise<TrainResult & { modelDir: string }> {
+  const dataset = openDataset(cfg.data ?? (await builtinWorld(cfg.world, 0)));
+  const samples = dataset.vqa('train').filter((s) => s.answers.length > 0);
+  const batchesPerEpoch = Math.floor(samples.length / cfg.batchSize);
+  if (batchesPerEpoch === 0) throw new Error(`${dataset.file}: ${samples.length} answered training questions are fewer than one batch of ${cfg.batchSize}`);
+  const model = await startingModel(cfg.model);
+  const tokenizer = defaultTokenizer();
+  const pool = new DecodePool();
+  const answers = (b: Batch<VqaSample>) => {
+    const rows = b.items.flatMap((s, q) => answerWeights(s.answers).map((a) => ({ ...a, q })));
+    const encoded = tokenizer.encodeToTensors(rows.map((r) => r.answer), { maxLength: 10, padding: 'longest', firstToken: 'dec' });
+    return { rows, encoded };
+  };
+  const task: TrainTask<Batch<VqaSample>> = {
+    model,
+    batchesPerEpoch,
+    batches: (epoch, skip) =>
+      loadBatches(samples, {
+        batchSize: cfg.batchSize,
+        imageSize: model.config.vision_config.image_size,
+        image: (s) => s.image,
+        describe: (s) => `${s.source}: question ${s.questionId}`,
+        text: (s) => preQuestion(s.question, 30),
+        tokenizer,
+        maxLength: 35,
+        firstToken: 'enc',
+        seed: cfg.seed,
+        dropLast: true,
+        skipBatches: skip,
+        pool,
+      }, epoch),
+    batchSize: (b) => b.items.length,
+    loss: (b) => {
+      const { rows, encoded } = answers(b);
+      const loss = vqaAnswerLoss(model, {
+        pixels: b.pixels,
+        questionIds: b.inputIds!,
+        questionMask: b.attentionMask!,
+        answerIds: encoded.inputIds,
+        answerMask: encoded.attentionMask,
+        answerOf: rows.map((r) => r.q),
+        weights: rows.map((r) => r.weight),
+        padTokenId: PAD_ID,
+      }, cfg.labelSmoothing);
+      return { total: loss, terms: { vqa: loss } };
+    },
+    release: (b) => disposeBatch(b),
+    evaluate: async () => {
+      const report = await evaluateLoaded(model, 'training', dataset, { split: 'val', tasks: ['vqa'], limit: cfg.evalImages, vqaK: 16 });
+      return { accuracy: report.vqa!.accuracy };
+    },
+    selectMetric: 'accuracy',
+  };
+  try {
+    const result = await train(task, {
+      outDir: cfg.out,
+      steps: cfg.steps,
+      epochs: cfg.epochs,
+      schedule: { kind: 'cosine', lr: cfg.lr, warmupSteps: cfg.warmupSteps, warmupLr: 1e-6, minLr: cfg.minLr },
+      optimizer: { weightDecay: cfg.weightDecay },
+      accumulate: cfg.accumulate,
+      clipNorm: cfg.clipNorm,
+      checkpointEvery: cfg.checkpointEvery,
+      evalEvery: cfg.evalEvery,
+      logEvery: cfg.logEvery,
+      seed: cfg.seed,
+      resume: cfg.resume,
+    }, hooks);
+    const { model: chosen } = await loadModel(result.bestDir ?? result.finalDir);
+    const modelDir = join(cfg.out, 'model');
+    await saveModel(chosen, modelDir);
+    chosen.dispose();
+    return { ...result, modelDir };
+  } finally {
+    await pool.close();
+    model.dispose();
+  }
+}
