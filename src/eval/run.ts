@@ -49,8 +49,23 @@ export interface EvalReport {
   data: string;
   split: Split;
   retrieval?: { images: number; texts: number; k: number; recall: RetrievalResult['textRecall'] & object; imageRecall: RetrievalResult['imageRecall']; mean: number };
-  caption?: { images: number; bleu4: number; cider: number; bleu: number[]; samples: { image: string; caption: string }[] };
-  vqa?: { questions: number; accuracy: number; perAnswerType: VqaResult['perAnswerType']; perQuestionType: VqaResult['perQuestionType'] };
+  caption?: {
+    images: number;
+    bleu4: number;
+    cider: number;
+    bleu: number[];
+    samples: { image: string; caption: string }[];
+    /** COCO caption results format: one { image_id, caption } per image. */
+    results: { image_id: string; caption: string }[];
+  };
+  vqa?: {
+    questions: number;
+    accuracy: number;
+    perAnswerType: VqaResult['perAnswerType'];
+    perQuestionType: VqaResult['perQuestionType'];
+    /** VQA results format: one { question_id, answer } per question. */
+    results: { question_id: number; answer: string }[];
+  };
   seconds: Record<string, number>;
 }
 
@@ -108,7 +123,8 @@ async function caption(model: BlipForConditionalGeneration | BlipForPreTraining,
   }
   const scores = evaluateCaptions(candidates, references);
   const samples = images.slice(0, 5).map((img) => ({ image: img.image, caption: candidates[img.imageId]! }));
-  return { images: images.length, bleu4: scores.bleu[3]!, cider: scores.cider, bleu: [...scores.bleu], samples };
+  const results = images.map((img) => ({ image_id: img.imageId, caption: candidates[img.imageId]! }));
+  return { images: images.length, bleu4: scores.bleu[3]!, cider: scores.cider, bleu: [...scores.bleu], samples, results };
 }
 
 async function vqa(model: BlipForQuestionAnswering, dataset: Dataset, o: EvalOptions, split: Split, tokenizer: BlipTokenizer, pool: DecodePool) {
@@ -129,7 +145,8 @@ async function vqa(model: BlipForQuestionAnswering, dataset: Dataset, o: EvalOpt
     questions.map((s) => ({ questionId: s.questionId, answers: s.answers, questionType: s.questionType, answerType: s.answerType })),
     predictions,
   );
-  return { questions: questions.length, accuracy: result.overall, perAnswerType: result.perAnswerType, perQuestionType: result.perQuestionType };
+  const results = predictions.map((p) => ({ question_id: p.questionId, answer: p.answer }));
+  return { questions: questions.length, accuracy: result.overall, perAnswerType: result.perAnswerType, perQuestionType: result.perQuestionType, results };
 }
 
 /** Loads `modelDir` and scores it on every requested task it can do. */

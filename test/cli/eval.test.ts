@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/paths.js';
@@ -29,7 +29,7 @@ describe('dlip eval', () => {
     model.dispose();
     const env = { ...process.env, DLIP_BACKEND: 'wasm', DLIP_CACHE: join(work, 'cache') };
     const run = (extra: string[]) => spawnSync(process.execPath, [BIN, 'eval', '--model', join(work, 'model'), '--world', 'tiny', '--beams', '1', ...extra], { env, encoding: 'utf8' });
-    const ok = run(['--json', '--k', '4']);
+    const ok = run(['--json', '--k', '4', '--results', join(work, 'run-')]);
     assert.equal(ok.status, 0, ok.stderr);
     const report = JSON.parse(ok.stdout);
     assert.equal(report.retrieval.images, 4);
@@ -38,6 +38,9 @@ describe('dlip eval', () => {
     assert.ok(report.retrieval.recall['10'] >= report.retrieval.recall['1']);
     assert.equal(report.caption.images, 4);
     assert.ok(Number.isFinite(report.caption.cider));
+    const coco = JSON.parse(readFileSync(join(work, 'run-caption_results.json'), 'utf8'));
+    assert.equal(coco.length, 4);
+    assert.deepEqual(Object.keys(coco[0]).sort(), ['caption', 'image_id']);
     const vqa = run(['--tasks', 'vqa']);
     assert.equal(vqa.status, 1);
     assert.match(vqa.stderr, /VQA needs a VQA model \(BlipForQuestionAnswering\)/);

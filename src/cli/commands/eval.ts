@@ -50,7 +50,8 @@ export function registerEval(program: Command): void {
     .option('--batch-size <n>', 'images per forward (default 32)', int)
     .option('--json', 'print the report as JSON')
     .option('--out <file>', 'also write the JSON report to this file')
-    .action(async (o: { model: string; data?: string; world?: 'tiny' | 'small' | 'large'; split?: 'train' | 'val' | 'test'; tasks?: Task[]; k?: number; beams?: number; limit?: number; batchSize?: number; json?: boolean; out?: string }) => {
+    .option('--results <prefix>', 'write <prefix>caption_results.json (COCO format) and <prefix>vqa_results.json (VQA format)')
+    .action(async (o: { model: string; data?: string; world?: 'tiny' | 'small' | 'large'; split?: 'train' | 'val' | 'test'; tasks?: Task[]; k?: number; beams?: number; limit?: number; batchSize?: number; json?: boolean; out?: string; results?: string }) => {
       const { readManifest, readModelConfig } = await import('../../io/checkpoint.js');
       const architecture = (await readManifest(o.model))?.architecture ?? (await readModelConfig(o.model)).architectures?.[0];
       const defaults: Record<string, Task[]> = {
@@ -80,6 +81,8 @@ export function registerEval(program: Command): void {
         },
       }).finally(() => current && bar.stop());
       if (o.out) await writeJsonAtomic(o.out, report);
+      if (o.results && report.caption) await writeJsonAtomic(`${o.results}caption_results.json`, report.caption.results);
+      if (o.results && report.vqa) await writeJsonAtomic(`${o.results}vqa_results.json`, report.vqa.results);
       process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${render(report)}\n`);
     });
 }
