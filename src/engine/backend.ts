@@ -72,3 +72,18 @@ export async function initBackend(explicit?: string): Promise<BackendName> {
 export function activeBackend(): string {
   return tf.getBackend();
 }
+
+/**
+ * A readable error for the wasm backend running out of its 4 GB address space (tfjs-wasm reports it
+ * as "memory access out of bounds" or an abort); other errors come back unchanged.
+ */
+export function explainBackendError(err: unknown, doing: string): unknown {
+  const message = err instanceof Error ? err.message : String(err);
+  if (tf.getBackend() === 'wasm' && /memory access out of bounds|Aborted\(\)|Out of memory|Invalid typed array length/i.test(message)) {
+    return new Error(
+      `the wasm backend ran out of memory (it addresses at most 4 GB) while ${doing}. Use a smaller batch, ` +
+        'or the native backend (apt-get install libopenblas-dev, then npm run build:native).',
+    );
+  }
+  return err;
+}

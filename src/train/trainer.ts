@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { tf } from '../engine/backend.js';
+import { explainBackendError, tf } from '../engine/backend.js';
 import { loadModel, saveModel } from '../io/checkpoint.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
@@ -206,11 +206,17 @@ export async function train<B>(task: TrainTask<B>, options: TrainOptions, hooks:
       const ctx: StepContext = { step: state.step, epoch: state.epoch, stepSeed: stepSeed(options.seed, state.step * accumulate + micro) };
       const prepared = task.before?.(batch, ctx);
       let terms: Record<string, number> = {};
-      const { value, grads: g } = tf.variableGrads(() => {
-        const result = task.loss(batch, ctx, prepared);
-        terms = Object.fromEntries(Object.entries(result.terms).map(([k, t]) => [k, t.dataSync()[0]!]));
-        return result.total;
-      }, variables);
+      let step: { value: tf.Scalar; grads: tf.NamedTensorMap };
+      try {
+        step = tf.variableGrads(() => {
+          const result = task.loss(batch, ctx, prepared);
+          terms = Object.fromEntries(Object.entries(result.terms).map(([k, t]) => [k, t.dataSync()[0]!]));
+          return result.total;
+        }, variables);
+      } catch (err) {
+        throw explainBackendError(err, `training step ${state.step} on a batch of ${task.batchSize(batch)}`);
+      }
+      const { value, grads: g } = step;
       const loss = value.dataSync()[0]!;
       value.dispose();
       if (!Number.isFinite(loss)) {
