@@ -72,10 +72,9 @@ export interface EvalReport {
 const isRetrieval = (m: BlipModel): m is BlipForImageTextRetrieval => m instanceof BlipForImageTextRetrieval;
 const canCaption = (m: BlipModel): m is BlipForConditionalGeneration | BlipForPreTraining => m instanceof BlipForConditionalGeneration || m instanceof BlipForPreTraining;
 
-async function* pixelBatches<T>(items: readonly T[], image: (t: T) => string, describe: (t: T) => string, size: number, batchSize: number, pool: DecodePool) {
-  for await (const batch of loadBatches(items, { batchSize, imageSize: size, image, describe, shuffle: false, pool })) {
-    yield batch;
-  }
+/** Images in dataset order (no shuffle), decoded by the shared pool. */
+function pixelBatches<T>(items: readonly T[], image: (t: T) => string, describe: (t: T) => string, size: number, batchSize: number, pool: DecodePool) {
+  return loadBatches(items, { batchSize, imageSize: size, image, describe, shuffle: false, pool });
 }
 
 async function retrieval(model: BlipForImageTextRetrieval, dataset: Dataset, o: EvalOptions, split: Split, tokenizer: BlipTokenizer, pool: DecodePool) {
@@ -85,12 +84,7 @@ async function retrieval(model: BlipForImageTextRetrieval, dataset: Dataset, o: 
   const size = model.config.vision_config.image_size;
   const batches = pixelBatches(images, (i) => i.image, (i) => `${i.source}: ${i.image}`, size, o.batchSize ?? 32, pool);
   const source = (async function* () {
-    for await (const b of batches) {
-      const { pixels } = b;
-      b.inputIds?.dispose();
-      b.attentionMask?.dispose();
-      yield pixels;
-    }
+    for await (const b of batches) yield b.pixels; // no text given: pixels are the batch's only tensor
   })();
   const k = Math.min(o.k ?? 16, texts.length);
   const scores = await evaluateRetrieval(model, source, encoded, {

@@ -15,9 +15,10 @@ import type { TrainHooks, TrainResult } from './trainer.js';
 export const FINETUNE_TASKS = ['retrieval', 'caption', 'vqa'] as const;
 export type FinetuneTask = (typeof FINETUNE_TASKS)[number];
 
-const EXPORT: Record<Exclude<FinetuneTask, 'vqa'>, Architecture> = {
+const EXPORT: Record<FinetuneTask, Architecture> = {
   retrieval: 'BlipForImageTextRetrieval',
   caption: 'BlipForConditionalGeneration',
+  vqa: 'BlipForQuestionAnswering',
 };
 
 export interface FinetuneInput extends Omit<PretrainConfigInput, 'weights' | 'prompt'> {
@@ -33,20 +34,22 @@ export async function finetune(input: FinetuneInput, hooks: TrainHooks = {}): Pr
   if (!(FINETUNE_TASKS as readonly string[]).includes(task)) {
     throw new Error(`--task ${input.task} is not supported; fine-tuning covers ${FINETUNE_TASKS.join(', ')}`);
   }
-  if (task === 'vqa') {
-    const parsed = PretrainConfigSchema.safeParse({ ...input, task: undefined });
-    if (!parsed.success) throw new Error(`invalid finetune options:\n${z.prettifyError(parsed.error)}`);
-    return finetuneVqa(parsed.data, hooks);
-  }
   const { task: _task, prompt, ...rest } = input;
-  const weights = task === 'retrieval' ? { itc: 1, itm: 1, lm: 0 } : { itc: 0, itm: 0, lm: 1 };
-  const result = await pretrain({ ...rest, weights, prompt: task === 'caption' ? (prompt ?? 'a picture of ') : undefined }, hooks);
-  const source = result.bestDir ?? result.finalDir;
-  const { model } = await loadModel(source, { architecture: 'BlipForPreTraining' });
-  const exported = taskModelFrom(model as BlipForPreTraining, EXPORT[task]);
+  let result: TrainResult;
+  if (task === 'vqa') {
+    const parsed = PretrainConfigSchema.safeParse(rest);
+    if (!parsed.success) throw new Error(`invalid finetune options:\n${z.prettifyError(parsed.error)}`);
+    result = await finetuneVqa(parsed.data, hooks);
+  } else {
+    const weights = task === 'retrieval' ? { itc: 1, itm: 1, lm: 0 } : { itc: 0, itm: 0, lm: 1 };
+    result = await pretrain({ ...rest, weights, prompt: task === 'caption' ? (prompt ?? 'a picture of ') : undefined }, hooks);
+  }
+  // Export the best (else final) weights as the task model; composites are converted, VQA models copied.
+  const { model } = await loadModel(result.bestDir ?? result.finalDir);
+  const exported = model.architecture === EXPORT[task] ? model : taskModelFrom(model as BlipForPreTraining, EXPORT[task]);
   const modelDir = join(input.out, 'model');
   await saveModel(exported, modelDir);
   exported.dispose();
-  model.dispose();
+  if (exported !== model) model.dispose();
   return { ...result, modelDir };
 }

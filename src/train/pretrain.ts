@@ -15,15 +15,14 @@ import { createModel } from '../models/blip.js';
 import type { BlipForPreTraining } from '../models/blip.js';
 import { resolveConfig } from '../models/resolve.js';
 import { loadModel } from '../io/checkpoint.js';
-import { initParameters } from '../nn/init.js';
-import { createRng } from '../nn/init.js';
+import { createRng, initParameters } from '../nn/init.js';
 import { MomentumContrast } from '../objectives/momentum.js';
 import { finishMomentum, prepareMomentum, pretrainLosses } from '../objectives/pretrain.js';
 import type { MomentumFeatures, PretrainOptions } from '../objectives/pretrain.js';
 import { alphaAt } from './schedule.js';
 import { evaluateLoaded } from '../eval/run.js';
 import { train } from './trainer.js';
-import type { TrainHooks, TrainResult, TrainTask } from './trainer.js';
+import type { TrainHooks, TrainOptions, TrainResult, TrainTask } from './trainer.js';
 
 export const PretrainConfigSchema = z.object({
   /** A preset name, a model folder to start from, or a config JSON. */
@@ -64,6 +63,24 @@ export const PretrainConfigSchema = z.object({
 });
 export type PretrainConfigInput = z.input<typeof PretrainConfigSchema>;
 export type PretrainConfig = z.output<typeof PretrainConfigSchema>;
+
+/** The trainer's options from a run's config (shared by pre-training and every fine-tuning task). */
+export function trainOptions(cfg: PretrainConfig): TrainOptions {
+  return {
+    outDir: cfg.out,
+    steps: cfg.steps,
+    epochs: cfg.epochs,
+    schedule: { kind: 'cosine', lr: cfg.lr, warmupSteps: cfg.warmupSteps, warmupLr: 1e-6, minLr: cfg.minLr },
+    optimizer: { weightDecay: cfg.weightDecay },
+    accumulate: cfg.accumulate,
+    clipNorm: cfg.clipNorm,
+    checkpointEvery: cfg.checkpointEvery,
+    evalEvery: cfg.evalEvery,
+    logEvery: cfg.logEvery,
+    seed: cfg.seed,
+    resume: cfg.resume,
+  };
+}
 
 interface PretrainItem {
   pair: CaptionPair;
@@ -183,24 +200,7 @@ export async function pretrain(input: PretrainConfigInput, hooks: TrainHooks = {
   };
 
   try {
-    return await train(
-      task,
-      {
-        outDir: cfg.out,
-        steps: cfg.steps,
-        epochs: cfg.epochs,
-        schedule: { kind: 'cosine', lr: cfg.lr, warmupSteps: cfg.warmupSteps, warmupLr: 1e-6, minLr: cfg.minLr },
-        optimizer: { weightDecay: cfg.weightDecay },
-        accumulate: cfg.accumulate,
-        clipNorm: cfg.clipNorm,
-        checkpointEvery: cfg.checkpointEvery,
-        evalEvery: cfg.evalEvery,
-        logEvery: cfg.logEvery,
-        seed: cfg.seed,
-        resume: cfg.resume,
-      },
-      hooks,
-    );
+    return await train(task, trainOptions(cfg), hooks);
   } finally {
     await pool.close();
     momentum?.dispose();

@@ -1,6 +1,5 @@
 // VQA fine-tuning (dlip finetune --task vqa): BlipForQuestionAnswering, initialised from a
 // pre-training checkpoint as BLIP does, trained with the frequency-weighted answer loss.
-import { join } from 'node:path';
 import { openDataset } from '../data/manifest.js';
 import { builtinWorld } from '../data/world/synth.js';
 import { DecodePool } from '../data/pipeline/decode-pool.js';
@@ -9,16 +8,15 @@ import type { Batch } from '../data/pipeline/loader.js';
 import type { VqaSample } from '../data/formats/vqa.js';
 import { preQuestion } from '../data/text.js';
 import { defaultTokenizer, PAD_ID } from '../data/tokenizer.js';
-import { loadModel, saveModel } from '../io/checkpoint.js';
+import { loadModel } from '../io/checkpoint.js';
 import type { BlipForPreTraining, BlipForQuestionAnswering } from '../models/blip.js';
 import { taskModelFrom } from '../models/convert.js';
 import { evaluateLoaded } from '../eval/run.js';
 import { answerWeights, vqaAnswerLoss } from '../objectives/vqa.js';
 import { train } from './trainer.js';
 import type { TrainHooks, TrainResult, TrainTask } from './trainer.js';
+import { trainOptions } from './pretrain.js';
 import type { PretrainConfig } from './pretrain.js';
-
-type VqaOptions = Pick<PretrainConfig, 'data' | 'world' | 'out' | 'seed' | 'batchSize' | 'epochs' | 'steps' | 'lr' | 'minLr' | 'warmupSteps' | 'weightDecay' | 'clipNorm' | 'accumulate' | 'labelSmoothing' | 'checkpointEvery' | 'evalEvery' | 'evalImages' | 'logEvery' | 'resume'> & { model: string };
 
 async function startingModel(dir: string): Promise<BlipForQuestionAnswering> {
   const { model } = await loadModel(dir);
@@ -32,7 +30,7 @@ async function startingModel(dir: string): Promise<BlipForQuestionAnswering> {
   return vqa;
 }
 
-export async function finetuneVqa(cfg: VqaOptions, hooks: TrainHooks = {}): Promise<TrainResult & { modelDir: string }> {
+export async function finetuneVqa(cfg: PretrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const dataset = openDataset(cfg.data ?? (await builtinWorld(cfg.world, 0)));
   const samples = dataset.vqa('train').filter((s) => s.answers.length > 0);
   const batchesPerEpoch = Math.floor(samples.length / cfg.batchSize);
@@ -86,25 +84,7 @@ export async function finetuneVqa(cfg: VqaOptions, hooks: TrainHooks = {}): Prom
     selectMetric: 'accuracy',
   };
   try {
-    const result = await train(task, {
-      outDir: cfg.out,
-      steps: cfg.steps,
-      epochs: cfg.epochs,
-      schedule: { kind: 'cosine', lr: cfg.lr, warmupSteps: cfg.warmupSteps, warmupLr: 1e-6, minLr: cfg.minLr },
-      optimizer: { weightDecay: cfg.weightDecay },
-      accumulate: cfg.accumulate,
-      clipNorm: cfg.clipNorm,
-      checkpointEvery: cfg.checkpointEvery,
-      evalEvery: cfg.evalEvery,
-      logEvery: cfg.logEvery,
-      seed: cfg.seed,
-      resume: cfg.resume,
-    }, hooks);
-    const { model: chosen } = await loadModel(result.bestDir ?? result.finalDir);
-    const modelDir = join(cfg.out, 'model');
-    await saveModel(chosen, modelDir);
-    chosen.dispose();
-    return { ...result, modelDir };
+    return await train(task, trainOptions(cfg), hooks);
   } finally {
     await pool.close();
     model.dispose();
