@@ -238,7 +238,7 @@ class VocabProjection extends Module {
 
   constructor(config: TextConfig, bias: Parameter) {
     super();
-    this.weight = this.param('weight', [config.vocab_size, config.hidden_size], { kind: 'normal', std: 0.02 });
+    this.weight = this.param('weight', [config.vocab_size, config.hidden_size], { kind: 'normal' });
     this.alias('bias', bias);
   }
 }

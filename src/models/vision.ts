@@ -2,7 +2,7 @@
 import { tf } from '../engine/backend.js';
 import { attention, gelu, linear } from '../engine/ops.js';
 import { attentionMacs } from '../nn/attention.js';
-import { INIT_STD, LayerNorm, Linear } from '../nn/layers.js';
+import { LayerNorm, Linear } from '../nn/layers.js';
 import { Module, ModuleList } from '../nn/module.js';
 import type { Parameter } from '../nn/module.js';
 import type { VisionConfig } from './config.js';
@@ -18,7 +18,7 @@ class PatchEmbedding extends Module {
     readonly patch: number,
   ) {
     super();
-    this.weight = this.param('weight', [width, 3, patch, patch], { kind: 'normal', std: INIT_STD });
+    this.weight = this.param('weight', [width, 3, patch, patch], { kind: 'normal' });
     this.bias = this.param('bias', [width], { kind: 'zeros' });
   }
 
@@ -44,9 +44,9 @@ export class VisionEmbeddings extends Module {
   constructor(readonly config: VisionConfig) {
     super();
     const { hidden_size: width, patch_size: patch, image_size: size } = config;
-    this.classEmbedding = this.param('class_embedding', [1, 1, width], { kind: 'normal', std: INIT_STD });
+    this.classEmbedding = this.param('class_embedding', [1, 1, width], { kind: 'normal' });
     this.patchEmbedding = this.child('patch_embedding', new PatchEmbedding(width, patch));
-    this.positionEmbedding = this.param('position_embedding', [1, (size / patch) ** 2 + 1, width], { kind: 'normal', std: INIT_STD });
+    this.positionEmbedding = this.param('position_embedding', [1, (size / patch) ** 2 + 1, width], { kind: 'normal' });
   }
 
   /** pixels [B, 3, S, S] (NCHW, normalised) → tokens [B, 1 + (S/p)², D] */

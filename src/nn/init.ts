@@ -26,17 +26,21 @@ export function fillNormal(out: Float32Array, std: number, rng: () => number): F
   return out;
 }
 
+/** BLIP's and BERT's std for weights and embeddings (HF `initializer_range`). */
+export const DEFAULT_INITIALIZER_RANGE = 0.02;
+
 /**
- * Gives every parameter that has no value yet its declared initial value. Parameters are visited
- * in name order so the draws do not depend on construction order.
+ * Gives every parameter that has no value yet its declared initial value, normal weights drawn with
+ * std `initializerRange`. Parameters are visited in name order so the draws do not depend on
+ * construction order.
  */
-export function initParameters(model: Module, seed: number): void {
+export function initParameters(model: Module, seed: number, initializerRange = DEFAULT_INITIALIZER_RANGE): void {
   const rng = createRng(seed);
   const params = [...model.namedParameters()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   for (const [, p] of params) {
     const data = new Float32Array(p.size);
     const init = p.init;
-    if (init.kind === 'normal') fillNormal(data, init.std, rng);
+    if (init.kind === 'normal') fillNormal(data, initializerRange, rng);
     else if (init.kind === 'ones') data.fill(1);
     else if (init.kind === 'constant') data.fill(init.value);
     if (!p.materialized) p.assign(data);

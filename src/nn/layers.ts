@@ -4,9 +4,6 @@ import { gatherRows, layerNorm, linear } from '../engine/ops.js';
 import { Module } from './module.js';
 import type { Parameter } from './module.js';
 
-/** Weight init of BLIP/BERT linear and embedding layers (HF `initializer_range`). */
-export const INIT_STD = 0.02;
-
 export class Linear extends Module {
   readonly weight: Parameter;
   readonly bias: Parameter;
@@ -16,7 +13,7 @@ export class Linear extends Module {
     readonly outFeatures: number,
   ) {
     super();
-    this.weight = this.param('weight', [outFeatures, inFeatures], { kind: 'normal', std: INIT_STD });
+    this.weight = this.param('weight', [outFeatures, inFeatures], { kind: 'normal' });
     this.bias = this.param('bias', [outFeatures], { kind: 'zeros' });
   }
 
@@ -53,7 +50,7 @@ export class Embedding extends Module {
 
   constructor(count: number, width: number) {
     super();
-    this.weight = this.param('weight', [count, width], { kind: 'normal', std: INIT_STD });
+    this.weight = this.param('weight', [count, width], { kind: 'normal' });
   }
 
   forward(ids: tf.Tensor): tf.Tensor {

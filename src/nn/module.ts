@@ -3,8 +3,8 @@
 // without allocating it, and loading never wastes time on a random init first.
 import { tf } from '../engine/backend.js';
 
-/** How a parameter is initialised when no checkpoint provides it. */
-export type Init = { kind: 'normal'; std: number } | { kind: 'zeros' } | { kind: 'ones' } | { kind: 'constant'; value: number };
+/** How a parameter is initialised when no checkpoint provides it ('normal': the model's initializer range). */
+export type Init = { kind: 'normal' } | { kind: 'zeros' } | { kind: 'ones' } | { kind: 'constant'; value: number };
 
 export class Parameter {
   private variable?: tf.Variable;

@@ -33,7 +33,7 @@ export const PretrainConfigSchema = z.object({
   out: z.string(),
   seed: z.number().int().default(0),
   batchSize: z.number().int().positive().default(32),
-  epochs: z.number().int().positive().default(10),
+  epochs: z.number().int().positive().default(1),
   steps: z.number().int().positive().optional(),
   lr: z.number().positive().default(3e-4),
   minLr: z.number().nonnegative().default(1e-6),
@@ -46,9 +46,13 @@ export const PretrainConfigSchema = z.object({
   /** Text put before every caption and not predicted by the LM term (BLIP's captioner: "a picture of "). */
   prompt: z.string().optional(),
   weights: z.object({ itc: z.number().default(1), itm: z.number().default(1), lm: z.number().default(1) }).default({ itc: 1, itm: 1, lm: 1 }),
-  /** Momentum distillation and queue; queueSize 0 means plain in-batch InfoNCE. */
+  /**
+   * Momentum distillation and queue (BLIP: 0.995, 57,600); queueSize 0 means plain in-batch InfoNCE,
+   * the default: BLIP starts from pre-trained encoders, but from scratch the momentum encoders lag
+   * ~1/(1 − m) steps behind and their near-identical early features stall ITC.
+   */
   momentum: z.number().min(0).max(1).default(0.995),
-  queueSize: z.number().int().nonnegative().default(1024),
+  queueSize: z.number().int().nonnegative().default(0),
   alpha: z.number().min(0).max(1).default(0.4),
   labelSmoothing: z.number().min(0).max(1).default(0.1),
   /** Horizontal flips swap left/right in the text: only valid for the built-in world. */
@@ -109,7 +113,7 @@ export async function pretrain(input: PretrainConfigInput, hooks: TrainHooks = {
   } else {
     model = createModel(resolved.config, 'BlipForPreTraining') as BlipForPreTraining;
   }
-  initParameters(model, cfg.seed); // fills whatever no checkpoint provided
+  initParameters(model, cfg.seed, model.config.initializer_range); // fills whatever no checkpoint provided
   const imageSize = model.config.vision_config.image_size;
   const momentum = cfg.queueSize > 0 ? new MomentumContrast(model, cfg.queueSize, cfg.momentum, cfg.seed + 1) : undefined;
   if (momentum && cfg.queueSize % cfg.batchSize !== 0) throw new Error(`queueSize ${cfg.queueSize} must be a multiple of batchSize ${cfg.batchSize}`);

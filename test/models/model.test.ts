@@ -41,6 +41,20 @@ describe('initialisation', () => {
     const ln = a.find(([k]) => k === 'text_encoder.embeddings.LayerNorm.weight')![1];
     assert.ok(ln.every((v) => v === 1));
   });
+
+  it("draws weights and embeddings with the config's initializer_range", () => {
+    const m = createModel({ ...tinyConfig(), initializer_range: 0.1 }, 'BlipForImageTextRetrieval');
+    initParameters(m, 3, m.config.initializer_range);
+    const rms = (name: string) => {
+      const v = Array.from(m.namedParameters().get(name)!.value.dataSync());
+      return Math.sqrt(v.reduce((s, x) => s + x * x, 0) / v.length);
+    };
+    for (const name of ['vision_model.encoder.layers.0.self_attn.qkv.weight', 'text_encoder.embeddings.word_embeddings.weight', 'vision_model.embeddings.position_embedding']) {
+      assert.ok(Math.abs(rms(name) - 0.1) < 0.02, `${name}: std ${rms(name)}, expected about 0.1`);
+    }
+    assert.equal(rms('vision_proj.bias'), 0);
+    m.dispose();
+  });
 });
 
 describe('pre-training composite', () => {
