@@ -51,7 +51,7 @@ export const BlipConfigSchema = z
     /**
      * Std of the normal init of every weight and embedding when training from scratch (HF BlipConfig's
      * field; 0.02 as BLIP and BERT). Narrow models need more: at width 256, 0.02 leaves the text
-     * encoder's CLS features of different captions at cosine ~0.998 and ITC cannot start.
+     * encoder's CLS features of different captions at cosine ~0.999 and ITC cannot start.
      */
     initializer_range: z.number().positive().default(0.02),
     /** dlip: initial ITC temperature of BlipForPreTraining. */
