@@ -6,7 +6,6 @@ import { tf, initBackend } from '../src/engine/backend.js';
 import { openDataset } from '../src/data/manifest.js';
 import { builtinWorld } from '../src/data/world/synth.js';
 import { captionPairs } from '../src/data/pipeline/samples.js';
-import type { CaptionPair } from '../src/data/pipeline/samples.js';
 import { disposeBatch, loadBatches } from '../src/data/pipeline/loader.js';
 import { defaultTokenizer } from '../src/data/tokenizer.js';
 import { createModel, l2Normalize } from '../src/models/blip.js';
@@ -22,10 +21,9 @@ const count = Number(argValue('--count') ?? 64);
 const model = createModel(config, 'BlipForImageTextRetrieval') as BlipForImageTextRetrieval;
 initParameters(model, 0, range);
 
-const dataset = openDataset(await builtinWorld('small', 0));
-const firstCaptionOfEachImage = new Map<string, CaptionPair>();
-for (const pair of captionPairs(dataset.captions('val'))) if (!firstCaptionOfEachImage.has(pair.imageId)) firstCaptionOfEachImage.set(pair.imageId, pair);
-const batches = loadBatches([...firstCaptionOfEachImage.values()].slice(0, count), {
+const val = openDataset(await builtinWorld('small', 0)).captions('val');
+const firstCaptions = { ...val, images: val.images.slice(0, count).map((img) => ({ ...img, captions: img.captions.slice(0, 1) })) };
+const batches = loadBatches(captionPairs(firstCaptions), {
   batchSize: count,
   imageSize: config.vision_config.image_size,
   image: (p) => p.image,

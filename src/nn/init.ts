@@ -29,12 +29,18 @@ export function fillNormal(out: Float32Array, std: number, rng: () => number): F
 /** BLIP's and BERT's std for weights and embeddings (HF `initializer_range`). */
 export const DEFAULT_INITIALIZER_RANGE = 0.02;
 
+/** The std a model asks for: its config's `initializer_range` (every BLIP model has one), else 0.02. */
+function initializerRangeOf(model: Module): number {
+  const range = (model as { config?: { initializer_range?: unknown } }).config?.initializer_range;
+  return typeof range === 'number' ? range : DEFAULT_INITIALIZER_RANGE;
+}
+
 /**
  * Gives every parameter that has no value yet its declared initial value, normal weights drawn with
- * std `initializerRange`. Parameters are visited in name order so the draws do not depend on
- * construction order.
+ * std `initializerRange` (default: the model config's). Parameters are visited in name order so the
+ * draws do not depend on construction order.
  */
-export function initParameters(model: Module, seed: number, initializerRange = DEFAULT_INITIALIZER_RANGE): void {
+export function initParameters(model: Module, seed: number, initializerRange = initializerRangeOf(model)): void {
   const rng = createRng(seed);
   const params = [...model.namedParameters()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   for (const [, p] of params) {

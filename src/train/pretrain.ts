@@ -113,7 +113,7 @@ export async function pretrain(input: PretrainConfigInput, hooks: TrainHooks = {
   } else {
     model = createModel(resolved.config, 'BlipForPreTraining') as BlipForPreTraining;
   }
-  initParameters(model, cfg.seed, model.config.initializer_range); // fills whatever no checkpoint provided
+  initParameters(model, cfg.seed); // fills whatever no checkpoint provided
   const imageSize = model.config.vision_config.image_size;
   const momentum = cfg.queueSize > 0 ? new MomentumContrast(model, cfg.queueSize, cfg.momentum, cfg.seed + 1) : undefined;
   if (momentum && cfg.queueSize % cfg.batchSize !== 0) throw new Error(`queueSize ${cfg.queueSize} must be a multiple of batchSize ${cfg.batchSize}`);
