@@ -5,10 +5,9 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packageRoot } from '../../src/paths.js';
+import { BIN } from '../helpers/bin.js';
 import { FIXTURE_DIR } from '../helpers/fixtures.js';
 
-const BIN = join(packageRoot, 'dist', 'src', 'cli', 'main.js');
 
 function dlip(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });

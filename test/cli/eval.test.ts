@@ -5,14 +5,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packageRoot } from '../../src/paths.js';
+import { BIN } from '../helpers/bin.js';
 import { initBackend } from '../../src/engine/backend.js';
 import { createModel } from '../../src/models/blip.js';
 import { parseBlipConfig } from '../../src/models/config.js';
 import { initParameters } from '../../src/nn/init.js';
 import { saveModel } from '../../src/io/checkpoint.js';
 
-const BIN = join(packageRoot, 'dist', 'src', 'cli', 'main.js');
 
 describe('dlip eval', () => {
   it('scores retrieval and captioning and refuses VQA on a model without an answer decoder', async () => {

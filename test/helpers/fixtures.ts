@@ -1,4 +1,4 @@
-// Access to ../shared/fixtures/hf-blip-tiny: the Hugging Face reference weights and outputs.
+// Access to test/fixtures/hf-blip-tiny (a copy of the project's shared fixture set): the Hugging Face reference weights and outputs.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import type { LoadedTensor } from '../../src/io/safetensors.js';
 import { parseBlipConfig } from '../../src/models/config.js';
 import type { BlipConfig } from '../../src/models/config.js';
 
-export const FIXTURE_DIR = process.env.DLIP_FIXTURES ?? join(packageRoot, '..', 'shared', 'fixtures', 'hf-blip-tiny');
+export const FIXTURE_DIR = process.env.DLIP_FIXTURES ?? join(packageRoot, 'test', 'fixtures', 'hf-blip-tiny');
 
 export type FixtureTask = 'retrieval' | 'captioning' | 'vqa';
 export const WEIGHT_SETS = ['', '_large'] as const;

@@ -5,9 +5,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packageRoot } from '../../src/paths.js';
+import { BIN } from '../helpers/bin.js';
 
-const BIN = join(packageRoot, 'dist', 'src', 'cli', 'main.js');
 const work = mkdtempSync(join(tmpdir(), 'dlip-resume-'));
 const env = { ...process.env, DLIP_BACKEND: 'wasm', DLIP_CACHE: join(work, 'cache') };
 const modelFile = join(work, 'micro.json');
