@@ -1,22 +1,25 @@
 // Image-text matching (BLIP's ITM): each positive pair plus one hard negative image per text and
-// one hard negative text per image, sampled in proportion to their in-batch contrastive similarity.
+// one hard negative text per image, drawn from the softmax of their in-batch contrastive similarity
+// at the model's temperature, so that close (hard) pairs dominate.
 import { tf } from '../engine/backend.js';
 
 /** A uniform [0, 1) source; callers pass a seeded one so runs (and resumed runs) repeat exactly. */
 export type Uniform = () => number;
 
 /**
- * For each row of `similarity` [B, B], an index j ≠ i drawn ∝ softmax(row) + 1e-4 (BLIP's weights),
- * excluding j with the same id as i (another caption of the same image is no negative).
+ * For each row of `similarity` [B, B] (cosines), an index j ≠ i drawn ∝ softmax(row / temperature) + 1e-4,
+ * BLIP's weights with its learnable temperature (0.07 at start), excluding j with the same id as i
+ * (another caption of the same image is no negative).
  */
-export function sampleHardNegatives(similarity: Float32Array, batch: number, ids: readonly number[], random: Uniform): number[] {
+export function sampleHardNegatives(similarity: Float32Array, batch: number, ids: readonly number[], temperature: number, random: Uniform): number[] {
+  if (!(temperature > 0)) throw new Error(`ITM: the sampling temperature must be positive, got ${temperature}`);
   const out: number[] = [];
   for (let i = 0; i < batch; i++) {
     const row = similarity.subarray(i * batch, (i + 1) * batch);
     let max = -Infinity;
     for (const v of row) max = Math.max(max, v);
     let sum = 0;
-    const weights = Array.from(row, (v) => Math.exp(v - max));
+    const weights = Array.from(row, (v) => Math.exp((v - max) / temperature));
     for (const w of weights) sum += w;
     for (let j = 0; j < batch; j++) weights[j] = ids[j] === ids[i] ? 0 : weights[j]! / sum + 1e-4;
     const total = weights.reduce((a, b) => a + b, 0);

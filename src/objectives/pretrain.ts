@@ -108,8 +108,9 @@ export function pretrainLosses(
       const encIds = replaceFirstToken(inputIds, options.encTokenId);
       const sim = matmul(imageFeatures, textFeatures, false, true).dataSync() as Float32Array;
       const simT = tf.transpose(tf.tensor2d(sim, [b, b])).dataSync() as Float32Array;
-      const negImageForText = tf.tensor1d(sampleHardNegatives(simT, b, batch.imageIds, random), 'int32');
-      const negTextForImage = tf.tensor1d(sampleHardNegatives(sim, b, batch.imageIds, random), 'int32');
+      const temperature = model.temp.value.dataSync()[0]!;
+      const negImageForText = tf.tensor1d(sampleHardNegatives(simT, b, batch.imageIds, temperature, random), 'int32');
+      const negTextForImage = tf.tensor1d(sampleHardNegatives(sim, b, batch.imageIds, temperature, random), 'int32');
       const images = tf.concat([imageEmbeds, gatherRows(imageEmbeds, negImageForText), imageEmbeds], 0);
       const textIds = tf.concat([encIds, encIds, gatherRows(encIds, negTextForImage)], 0);
       const textMask = tf.concat([attentionMask, attentionMask, gatherRows(attentionMask, negTextForImage)], 0);

@@ -31,18 +31,29 @@ describe('ITC', () => {
 });
 
 describe('ITM', () => {
-  it('samples negatives in proportion to similarity, never the same image', () => {
-    const sim = Float32Array.from([5, 0, 2, 0, 5, 0, 1, 1, 5]); // row 0 prefers item 2
+  it('draws negatives from softmax(similarity / temperature), worked by hand', () => {
+    // Row 0 of cosines [1, 0.9, 0.8] at BLIP's initial temperature 0.07: softmax gives
+    // e^0 : e^(-0.1/0.07) : e^(-0.2/0.07) = 1 : 0.239651 : 0.057433, sum 1.297084, so
+    // p1 = 0.184761 and p2 = 0.044278; + 1e-4 each and item 0 (itself) excluded, the draw picks
+    // item 1 with probability 0.184861 / 0.229240 = 0.806411 (0.5250 without the temperature).
+    const sim = Float32Array.from([1, 0.9, 0.8, 0.9, 1, 0.8, 0.8, 0.9, 1]);
+    const draw = (u: number) => sampleHardNegatives(sim, 3, [0, 1, 2], 0.07, () => u)[0];
+    assert.equal(draw(0.8062), 1);
+    assert.equal(draw(0.8066), 2);
+    assert.equal(draw(0), 1);
+    assert.equal(draw(0.9999), 2);
+    assert.throws(() => sampleHardNegatives(sim, 3, [0, 1, 2], 0, () => 0.5), /temperature must be positive/);
+  });
+
+  it('never draws another caption of the same image', () => {
+    const sim = Float32Array.from([5, 0, 2, 0, 5, 0, 1, 1, 5]);
     const rng = createRng(1);
-    const counts = [0, 0, 0];
-    for (let k = 0; k < 3000; k++) counts[sampleHardNegatives(sim, 3, [0, 1, 2], rng)[0]!]!++;
-    assert.equal(counts[0], 0);
-    const expected = Math.exp(2) / (1 + Math.exp(2)); // softmax mass of item 2 among the allowed two
-    assert.ok(Math.abs(counts[2]! / 3000 - expected) < 0.03, `item 2 drawn ${counts[2]} / 3000`);
-    const sameImage = sampleHardNegatives(sim, 3, [4, 4, 5], createRng(2));
-    assert.equal(sameImage[0], 2);
-    assert.equal(sameImage[1], 2);
-    assert.throws(() => sampleHardNegatives(sim, 3, [1, 1, 1], rng), /no negative/);
+    for (let k = 0; k < 200; k++) {
+      const picks = sampleHardNegatives(sim, 3, [4, 4, 5], 0.07, rng);
+      assert.equal(picks[0], 2);
+      assert.equal(picks[1], 2);
+    }
+    assert.throws(() => sampleHardNegatives(sim, 3, [1, 1, 1], 0.07, rng), /no negative/);
   });
 
   it('labels the first third as matches', () => {
