@@ -15,7 +15,7 @@ export interface AdamWOptions {
 
 /** Norms, biases, the temperature and position/class embeddings are not decayed (timm's rule). */
 export function decays(name: string, p: Parameter): boolean {
-  return p.shape.length >= 2 && !/(position_embedding|class_embedding)$/.test(name);
+  return p.shape.length >= 2 && !/(position_embeddings?(\.weight)?|class_embedding)$/.test(name);
 }
 
 interface Slot {

@@ -2,7 +2,7 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../../src/engine/backend.js';
 import { Parameter } from '../../src/nn/module.js';
-import { AdamW, clipGradNorm } from '../../src/train/optimizer.js';
+import { AdamW, clipGradNorm, decays } from '../../src/train/optimizer.js';
 import { alphaAt, learningRate } from '../../src/train/schedule.js';
 
 before(async () => {
@@ -26,6 +26,15 @@ describe('AdamW', () => {
     const state = opt.stateTensors();
     assert.ok(Math.abs(state.get('layer.weight.exp_avg')!.data()[0]! - 0.095) < 1e-7);
     opt.dispose();
+  });
+
+  it('decays no position or class embedding, of either tower', () => {
+    const matrix = new Parameter([4, 2], { kind: 'zeros' });
+    assert.equal(decays('text_encoder.embeddings.position_embeddings.weight', matrix), false);
+    assert.equal(decays('vision_model.embeddings.position_embedding', matrix), false);
+    assert.equal(decays('vision_model.embeddings.class_embedding', matrix), false);
+    assert.equal(decays('text_encoder.embeddings.word_embeddings.weight', matrix), true);
+    assert.equal(decays('text_encoder.encoder.layer.0.attention.self.query.weight', matrix), true);
   });
 
   it('clips the global gradient norm', () => {
