@@ -4,7 +4,7 @@ import type { Dataset, Split } from '../data/manifest.js';
 import { builtinWorld } from '../data/world/synth.js';
 import { disposeBatch, loadBatches } from '../data/pipeline/loader.js';
 import { DecodePool } from '../data/pipeline/decode-pool.js';
-import { defaultTokenizer, PAD_ID, SEP_ID } from '../data/tokenizer.js';
+import { defaultTokenizer, ENC_ID, PAD_ID, SEP_ID } from '../data/tokenizer.js';
 import type { BlipTokenizer } from '../data/tokenizer.js';
 import { preCaption, preQuestion } from '../data/text.js';
 import { tf } from '../engine/backend.js';
@@ -30,6 +30,11 @@ export interface EvalOptions {
   tasks: readonly Task[];
   /** Retrieval: candidates reranked by ITM per query. */
   k?: number;
+  /**
+   * Retrieval: the first token of the ITM rerank's text. BLIP trains ITM with [ENC] first (as dlip's
+   * objective does) and its evaluation swaps it in too; 'cls' reproduces the Hugging Face port.
+   */
+  itmFirstToken?: 'enc' | 'cls';
   batchSize?: number;
   /** Captioning: beams, lengths and prompt as BLIP's defaults. */
   numBeams?: number;
@@ -89,6 +94,7 @@ async function retrieval(model: BlipForImageTextRetrieval, dataset: Dataset, o: 
   const k = Math.min(o.k ?? 16, texts.length);
   const scores = await evaluateRetrieval(model, source, encoded, {
     k,
+    itmFirstTokenId: (o.itmFirstToken ?? 'enc') === 'enc' ? ENC_ID : undefined,
     disposeImageBatches: true,
     groundTruth: { textToImage: texts.map((t) => t.image) },
     onProgress: (stage, done, total) => o.onProgress?.('retrieval', done, total ?? (stage === 'images' ? images.length : 0)),
