@@ -95,7 +95,8 @@ function cleanWhitespace(text: string): string {
  * Accuracy of one prediction in [0, 1]: for each ground-truth answer left out in turn,
  * min(1, matches among the others / 3), averaged. Normalisation is applied to the prediction and the
  * answers only when the answers are not all identical (after whitespace cleaning), as the official
- * code does; so "yes." scores 0 against ten plain "yes". Comparison is case-insensitive either way.
+ * code does; so "yes." and "Yes" score 0 against ten plain "yes". Normalisation lower-cases; without it
+ * the comparison is exact, as in the official code.
  */
 export function vqaQuestionAccuracy(prediction: string, answers: readonly string[]): number {
   if (answers.length === 0) throw new Error('vqaQuestionAccuracy: no ground-truth answers');
@@ -105,8 +106,7 @@ export function vqaQuestionAccuracy(prediction: string, answers: readonly string
     gts = gts.map(normalizeVqaAnswer);
     pred = normalizeVqaAnswer(pred);
   }
-  const target = pred.toLowerCase();
-  const matches = gts.map((a) => a.toLowerCase() === target);
+  const matches = gts.map((a) => a === pred);
   const totalMatches = matches.filter(Boolean).length;
   let sum = 0;
   for (const self of matches) sum += Math.min(1, (totalMatches - (self ? 1 : 0)) / 3);

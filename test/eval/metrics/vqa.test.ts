@@ -72,9 +72,13 @@ test('leave-one-out accuracy, by hand', () => {
   close(vqaQuestionAccuracy('dog', withMatches('cat', 4)), 0);
 });
 
-test('all ten answers identical: no normalisation, so "yes." misses but case still folds', () => {
+test('all ten answers identical: no normalisation, so "yes." and "Yes" miss (exact string match)', () => {
   assert.equal(vqaQuestionAccuracy('yes.', tenTimes('yes')), 0);
-  assert.equal(vqaQuestionAccuracy('YES', tenTimes('yes')), 1);
+  assert.equal(vqaQuestionAccuracy('Yes', tenTimes('yes')), 0);
+  assert.equal(vqaQuestionAccuracy('YES', tenTimes('yes')), 0);
+  assert.equal(vqaQuestionAccuracy('yes', tenTimes('yes')), 1);
+  // Normalised (answers differ): case folds on both sides.
+  assert.equal(vqaQuestionAccuracy('YES', [...tenTimes('yes').slice(1), 'no']), 1);
   // Whitespace cleaning (newlines, tabs, strip) happens before the identity check and always.
   assert.equal(vqaQuestionAccuracy(' yes\n', tenTimes('yes')), 1);
   // One answer differs only by case: the set has two members, so everything is normalised.
