@@ -2,6 +2,7 @@
 // the streaming pipeline and BLIP's tokenizer.
 export * from './errors.js';
 export { preCaption, preQuestion, swapLeftRight } from './text.js';
+export { fitGenerationLengths, BLIP_CAPTION_PROMPT, BLIP_GENERATION_LENGTHS, type GenerationLengths } from './caption-lengths.js';
 export { Rng, hashSeed } from './rng.js';
 export * from './tokenizer.js';
 export * from './image.js';

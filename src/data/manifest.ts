@@ -28,6 +28,13 @@ export const ManifestSchema = z.object({
   flipSwapsLeftRight: z.boolean().default(false),
   answerList: z.string().optional(),
   splits: z.partialRecord(z.enum(SPLITS), SplitSchema),
+  /**
+   * Caption generation lengths for this data, counted as BLIP does (the whole sequence: [DEC] and the
+   * prompt included); `dlip eval` uses them unless --max-length / --min-length say otherwise.
+   */
+  generation: z.object({ maxLength: z.number().int().positive(), minLength: z.number().int().nonnegative() }).optional(),
+  /** Retrieval candidates reranked by ITM per query in `dlip eval` (default 256, BLIP's COCO value; Flickr30K: 128). */
+  retrievalK: z.number().int().positive().optional(),
   /** Generator settings, for the built-in world. */
   world: z.object({ seed: z.number().int(), config: z.record(z.string(), z.unknown()) }).optional(),
 });

@@ -31,13 +31,14 @@ export interface GenerateOptions {
   prompt?: readonly number[];
   /** 1 = greedy search. Default 3. */
   numBeams?: number;
-  /** Most tokens generated after the prompt, EOS included (HF max_new_tokens). Default 20. */
+  /** Longest sequence, EOS included; counts BOS and prompt too unless lengthIncludesPrefix is false. Default 20. */
   maxLength?: number;
-  /** EOS is blocked until this many tokens follow the prompt (HF min_new_tokens). Default 5. */
+  /** EOS is blocked until the sequence has this many tokens (counted as maxLength is). Default 5. */
   minLength?: number;
   /**
    * Count maxLength/minLength over the whole sequence, BOS and prompt included, as HF's
-   * max_length/min_length do. BLIP passes its caption lengths (20, 5) this way. Default false.
+   * max_length/min_length do and BLIP's captioner relies on (20 and 5 with "[DEC] a picture of ":
+   * at most 16 new tokens). False counts generated tokens only (HF max_new_tokens). Default true.
    */
   lengthIncludesPrefix?: boolean;
   /** HF repetition penalty over every token already in the sequence (BOS and prompt too). Default 1. */
@@ -80,7 +81,7 @@ function resolve(options: GenerateOptions): Resolved {
   const minLength = options.minLength ?? 5;
   checkInt(maxLength, 'maxLength', 1);
   checkInt(minLength, 'minLength', 0);
-  const counted = options.lengthIncludesPrefix ? prefix.length : 0;
+  const counted = (options.lengthIncludesPrefix ?? true) ? prefix.length : 0;
   const maxNew = maxLength - counted;
   if (maxNew < 1) {
     throw new Error(`generate: maxLength ${maxLength} counts the ${prefix.length}-token BOS + prompt and leaves no token to generate`);

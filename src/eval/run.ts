@@ -7,6 +7,8 @@ import { DecodePool } from '../data/pipeline/decode-pool.js';
 import { defaultTokenizer, ENC_ID, PAD_ID, SEP_ID } from '../data/tokenizer.js';
 import type { BlipTokenizer } from '../data/tokenizer.js';
 import { preCaption, preQuestion } from '../data/text.js';
+import { BLIP_CAPTION_PROMPT, BLIP_GENERATION_LENGTHS } from '../data/caption-lengths.js';
+import type { GenerationLengths } from '../data/caption-lengths.js';
 import { tf } from '../engine/backend.js';
 import { loadModel } from '../io/checkpoint.js';
 import type { BlipModel } from '../models/blip.js';
@@ -19,6 +21,9 @@ import { vqaAccuracy } from './metrics/vqa.js';
 import type { VqaResult } from './metrics/vqa.js';
 import type { RetrievalResult } from './metrics/retrieval.js';
 
+/** BLIP's rerank depth for COCO (Flickr30K uses 128). */
+export const BLIP_RETRIEVAL_K = 256;
+
 export const TASKS = ['retrieval', 'caption', 'vqa'] as const;
 export type Task = (typeof TASKS)[number];
 
@@ -28,7 +33,7 @@ export interface EvalOptions {
   world?: 'tiny' | 'small' | 'large';
   split?: Split;
   tasks: readonly Task[];
-  /** Retrieval: candidates reranked by ITM per query. */
+  /** Retrieval: candidates reranked by ITM per query. Default: the manifest's `retrievalK`, else 256. */
   k?: number;
   /**
    * Retrieval: the first token of the ITM rerank's text. BLIP trains ITM with [ENC] first (as dlip's
@@ -36,8 +41,12 @@ export interface EvalOptions {
    */
   itmFirstToken?: 'enc' | 'cls';
   batchSize?: number;
-  /** Captioning: beams, lengths and prompt as BLIP's defaults. */
+  /** Captioning: beams (BLIP: 3) and prompt (BLIP: "a picture of "). */
   numBeams?: number;
+  /**
+   * Captioning lengths, counted as BLIP does ([DEC] and prompt included). Default: the manifest's
+   * `generation` lengths when it states them, else BLIP's 20 / 5.
+   */
   maxLength?: number;
   minLength?: number;
   prompt?: string;
@@ -56,6 +65,8 @@ export interface EvalReport {
   retrieval?: { images: number; texts: number; k: number; recall: RetrievalResult['textRecall'] & object; imageRecall: RetrievalResult['imageRecall']; mean: number };
   caption?: {
     images: number;
+    /** The generation lengths used (whole sequence, as BLIP counts) and where they came from. */
+    lengths: GenerationLengths & { from: 'options' | 'manifest' | 'blip' };
     bleu4: number;
     cider: number;
     bleu: number[];
@@ -91,7 +102,7 @@ async function retrieval(model: BlipForImageTextRetrieval, dataset: Dataset, o: 
   const source = (async function* () {
     for await (const b of batches) yield b.pixels; // no text given: pixels are the batch's only tensor
   })();
-  const k = Math.min(o.k ?? 16, texts.length);
+  const k = Math.min(o.k ?? dataset.manifest.retrievalK ?? BLIP_RETRIEVAL_K, texts.length);
   const scores = await evaluateRetrieval(model, source, encoded, {
     k,
     itmFirstTokenId: (o.itmFirstToken ?? 'enc') === 'enc' ? ENC_ID : undefined,
@@ -106,13 +117,17 @@ async function retrieval(model: BlipForImageTextRetrieval, dataset: Dataset, o: 
 
 async function caption(model: BlipForConditionalGeneration | BlipForPreTraining, dataset: Dataset, o: EvalOptions, split: Split, tokenizer: BlipTokenizer, pool: DecodePool) {
   const images = dataset.captions(split).images.slice(0, o.limit);
-  const prompt = tokenizer.encodeOne(o.prompt ?? 'a picture of ').filter((id) => id !== SEP_ID).slice(1);
+  const prompt = tokenizer.encodeOne(o.prompt ?? BLIP_CAPTION_PROMPT).filter((id) => id !== SEP_ID).slice(1);
+  const stated = dataset.manifest.generation;
+  const from: 'options' | 'manifest' | 'blip' = o.maxLength !== undefined || o.minLength !== undefined ? 'options' : stated ? 'manifest' : 'blip';
+  const fallback = stated ?? BLIP_GENERATION_LENGTHS;
+  const lengths = { maxLength: o.maxLength ?? fallback.maxLength, minLength: o.minLength ?? fallback.minLength };
   const candidates: Record<string, string> = {};
   const references: Record<string, string[]> = {};
   const size = model.config.vision_config.image_size;
   let done = 0;
   for await (const b of pixelBatches(images, (i) => i.image, (i) => `${i.source}: ${i.image}`, size, o.batchSize ?? 32, pool)) {
-    const generated = generateCaptions(model, b.pixels, { prompt, numBeams: o.numBeams ?? 3, maxLength: o.maxLength ?? 20, minLength: o.minLength ?? 5 });
+    const generated = generateCaptions(model, b.pixels, { prompt, numBeams: o.numBeams ?? 3, ...lengths });
     b.items.forEach((img, i) => {
       candidates[img.imageId] = tokenizer.decode(generated[i]!.tokens);
       references[img.imageId] = img.captions;
@@ -124,7 +139,7 @@ async function caption(model: BlipForConditionalGeneration | BlipForPreTraining,
   const scores = evaluateCaptions(candidates, references);
   const samples = images.slice(0, 5).map((img) => ({ image: img.image, caption: candidates[img.imageId]! }));
   const results = images.map((img) => ({ image_id: img.imageId, caption: candidates[img.imageId]! }));
-  return { images: images.length, bleu4: scores.bleu[3]!, cider: scores.cider, bleu: [...scores.bleu], samples, results };
+  return { images: images.length, lengths: { ...lengths, from }, bleu4: scores.bleu[3]!, cider: scores.cider, bleu: [...scores.bleu], samples, results };
 }
 
 async function vqa(model: BlipForQuestionAnswering, dataset: Dataset, o: EvalOptions, split: Split, tokenizer: BlipTokenizer, pool: DecodePool) {
@@ -134,7 +149,7 @@ async function vqa(model: BlipForQuestionAnswering, dataset: Dataset, o: EvalOpt
   const predictions: { questionId: number; answer: string }[] = [];
   const size = model.config.vision_config.image_size;
   for await (const b of pixelBatches(questions, (q) => q.image, (q) => `${q.source}: question ${q.questionId}`, size, o.batchSize ?? 32, pool)) {
-    const q = tokenizer.encodeToTensors(b.items.map((s) => preQuestion(s.question, 30)), { maxLength: 35, padding: 'longest', firstToken: 'enc' });
+    const q = tokenizer.encodeToTensors(b.items.map((s) => preQuestion(s.question)), { maxLength: 35, padding: 'longest', firstToken: 'enc' });
     const ranked = rankVqaAnswers(model, b.pixels, q.inputIds, q.attentionMask, answerTokens, { k: Math.min(o.vqaK ?? 128, answers.length), padTokenId: PAD_ID });
     b.items.forEach((s, i) => predictions.push({ questionId: s.questionId, answer: answers[ranked[i]!.index]! }));
     tf.dispose([q.inputIds, q.attentionMask]);

@@ -36,10 +36,13 @@ describe('dlip eval', () => {
     for (const k of ['1', '5', '10']) assert.ok(report.retrieval.recall[k] >= 0 && report.retrieval.recall[k] <= 100);
     assert.ok(report.retrieval.recall['10'] >= report.retrieval.recall['1']);
     assert.equal(report.caption.images, 4);
+    assert.equal(report.caption.lengths.from, 'manifest'); // the world states lengths that fit its captions
     assert.ok(Number.isFinite(report.caption.cider));
     const coco = JSON.parse(readFileSync(join(work, 'run-caption_results.json'), 'utf8'));
     assert.equal(coco.length, 4);
     assert.deepEqual(Object.keys(coco[0]).sort(), ['caption', 'image_id']);
+    const stated = JSON.parse(run(['--json', '--tasks', 'caption', '--max-length', '9', '--min-length', '9']).stdout);
+    assert.deepEqual(stated.caption.lengths, { maxLength: 9, minLength: 9, from: 'options' });
     const vqa = run(['--tasks', 'vqa']);
     assert.equal(vqa.status, 1);
     assert.match(vqa.stderr, /VQA needs a VQA model \(BlipForQuestionAnswering\)/);

@@ -53,7 +53,7 @@ function scrambled(seq: number[], row: number): Record<number, number> {
   return Object.fromEntries(raw.map((x, v) => [v, x / total]));
 }
 
-const base: GenerateOptions = { bosTokenId: BOS, eosTokenId: EOS, minLength: 0, maxLength: 6 };
+const base: GenerateOptions = { bosTokenId: BOS, eosTokenId: EOS, minLength: 0, maxLength: 6, lengthIncludesPrefix: false };
 
 /** Sum of log-probs of `tokens` then EOS under a table. */
 function sequenceLogProb(probs: (seq: number[]) => Record<number, number>, prefix: number[], tokens: number[]): number {
@@ -137,6 +137,9 @@ describe('greedy and beam search on hand-written distributions', () => {
       assert.deepEqual(four.map((s) => s.tokens), [[C, D, C, D], [C, D, C, D]]);
       const whole = generate(tableDecoder(never), 1, { ...base, numBeams, prompt: [E], maxLength: 5, lengthIncludesPrefix: true });
       assert.deepEqual(whole[0]!.tokens, [D, C, D]);
+      // BLIP's semantics are the default: the prefix counts.
+      const byDefault = generate(tableDecoder(never), 1, { bosTokenId: BOS, eosTokenId: EOS, minLength: 0, numBeams, prompt: [E], maxLength: 5 });
+      assert.deepEqual(byDefault[0]!.tokens, [D, C, D]);
     }
     assert.throws(() => generate(tableDecoder(never), 1, { ...base, prompt: [E], maxLength: 2, lengthIncludesPrefix: true }), /leaves no token/);
   });
@@ -198,7 +201,7 @@ describe('generation with a tiny caption model', () => {
   const model = createModel(config, 'BlipForConditionalGeneration') as BlipForConditionalGeneration;
   initParameters(model, 11);
   const pixels = () => tf.randomNormal([3, 3, 8, 8], 0, 1, 'float32', 5);
-  const options = { bosTokenId: 1, eosTokenId: 2, prompt: [7, 9], maxLength: 6, minLength: 2 };
+  const options = { bosTokenId: 1, eosTokenId: 2, prompt: [7, 9], maxLength: 6, minLength: 2, lengthIncludesPrefix: false };
 
   it('beam 1 equals greedy; beam 3 keeps the lengths; results do not depend on the batch', () => {
     const px = pixels();

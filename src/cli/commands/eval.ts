@@ -13,6 +13,11 @@ function tasks(value: string): Task[] {
   return list as Task[];
 }
 
+function itmFirstToken(value: string): 'enc' | 'cls' {
+  if (value !== 'enc' && value !== 'cls') throw new InvalidArgumentError(`expected enc or cls, got "${value}"`);
+  return value;
+}
+
 function render(r: EvalReport): string {
   const f = (x: number) => x.toFixed(2);
   const lines = [`${r.model} (${r.architecture}) on ${r.data}, ${r.split} split`];
@@ -24,7 +29,8 @@ function render(r: EvalReport): string {
     );
   }
   if (r.caption) {
-    lines.push(`caption: ${r.caption.images} images  BLEU-4 ${f(r.caption.bleu4)}  CIDEr ${f(r.caption.cider)}`);
+    const l = r.caption.lengths;
+    lines.push(`caption: ${r.caption.images} images  BLEU-4 ${f(r.caption.bleu4)}  CIDEr ${f(r.caption.cider)}  (lengths ${l.minLength}-${l.maxLength} with [DEC] and prompt, from ${l.from})`);
     for (const s of r.caption.samples.slice(0, 3)) lines.push(`  ${s.image.split('/').pop()}: ${s.caption}`);
   }
   if (r.vqa) {
@@ -44,14 +50,17 @@ export function registerEval(program: Command): void {
     .option('--world <size>', 'built-in world size when --data is absent (default small)')
     .option('--split <name>', 'train, val or test (default test)')
     .option('--tasks <list>', `comma-separated: ${TASKS.join(', ')} (default: what the model can do)`, tasks)
-    .option('--k <n>', 'retrieval: candidates reranked with ITM per query (default 16)', int)
+    .option('--k <n>', "retrieval: candidates reranked with ITM per query (default: the dataset's retrievalK, else 256 as BLIP on COCO)", int)
+    .option('--itm-first-token <token>', 'retrieval: first text token of the ITM rerank, enc (BLIP, as dlip trains) or cls (the Hugging Face port) (default enc)', itmFirstToken)
     .option('--beams <n>', 'captioning: beam width (default 3)', int)
+    .option('--max-length <n>', "captioning: longest sequence in tokens, [DEC] and prompt included as BLIP counts (default: the dataset's, else 20)", int)
+    .option('--min-length <n>', "captioning: EOS blocked until the sequence has n tokens, counted likewise (default: the dataset's, else 5)", int)
     .option('--limit <n>', 'evaluate only the first n images or questions', int)
     .option('--batch-size <n>', 'images per forward (default 32)', int)
     .option('--json', 'print the report as JSON')
     .option('--out <file>', 'also write the JSON report to this file')
     .option('--results <prefix>', 'write <prefix>caption_results.json (COCO format) and <prefix>vqa_results.json (VQA format)')
-    .action(async (o: { model: string; data?: string; world?: 'tiny' | 'small' | 'large'; split?: 'train' | 'val' | 'test'; tasks?: Task[]; k?: number; beams?: number; limit?: number; batchSize?: number; json?: boolean; out?: string; results?: string }) => {
+    .action(async (o: { model: string; data?: string; world?: 'tiny' | 'small' | 'large'; split?: 'train' | 'val' | 'test'; tasks?: Task[]; k?: number; itmFirstToken?: 'enc' | 'cls'; beams?: number; maxLength?: number; minLength?: number; limit?: number; batchSize?: number; json?: boolean; out?: string; results?: string }) => {
       const { readManifest, readModelConfig } = await import('../../io/checkpoint.js');
       const architecture = (await readManifest(o.model))?.architecture ?? (await readModelConfig(o.model)).architectures?.[0];
       const defaults: Record<string, Task[]> = {
@@ -68,7 +77,10 @@ export function registerEval(program: Command): void {
         split: o.split,
         tasks: o.tasks ?? defaults[architecture ?? ''] ?? ['retrieval'],
         k: o.k,
+        itmFirstToken: o.itmFirstToken,
         numBeams: o.beams,
+        maxLength: o.maxLength,
+        minLength: o.minLength,
         limit: o.limit,
         batchSize: o.batchSize,
         onProgress: (task, done, total) => {
