@@ -2,11 +2,14 @@
 // BLIP's checkpoints were trained on text cleaned this way.
 
 const CAPTION_PUNCT = /([.!"()*#:;~])/g;
+// Python's `\s` on str, which BLIP's regexes use: JavaScript's `\s` lacks \x1c-\x1f and \x85 and adds
+// \ufeff, so a caption with those characters would be cleaned differently from BLIP's training text.
+const PY_WHITESPACE_RUN = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]{2,}/g;
 
 /** Lower-case, punctuation .!"()*#:;~ to a space, collapse runs of 2+ whitespace, trim, keep maxWords words. */
 export function preCaption(caption: string, maxWords = 50): string {
   let text = caption.toLowerCase().replace(CAPTION_PUNCT, ' ');
-  text = text.replace(/\s{2,}/g, ' ');
+  text = text.replace(PY_WHITESPACE_RUN, ' ');
   text = text.replace(/\n+$/, '');
   text = text.replace(/^ +| +$/g, '');
   const words = text.split(' ');

@@ -52,7 +52,7 @@ export async function finetuneVqa(cfg: PretrainConfig, hooks: TrainHooks = {}): 
         imageSize: model.config.vision_config.image_size,
         image: (s) => s.image,
         describe: (s) => `${s.source}: question ${s.questionId}`,
-        text: (s) => preQuestion(s.question, 30),
+        text: (s) => preQuestion(s.question),
         tokenizer,
         maxLength: 35,
         firstToken: 'enc',

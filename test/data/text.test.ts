@@ -6,6 +6,9 @@ test('preCaption follows BLIP pre_caption', () => {
   assert.equal(preCaption('  A Man (riding) a horse!!  on the beach.  '), 'a man riding a horse on the beach');
   assert.equal(preCaption("It's a dog's-life: #1"), "it's a dog's-life 1");
   assert.equal(preCaption('one two three four', 2), 'one two');
+  // Whitespace as Python's re sees it: \x1c and \x85 runs collapse, \ufeff runs do not.
+  assert.equal(preCaption('a\x1c\x1cb c\x85\x85d'), 'a b c d');
+  assert.equal(preCaption('a\ufeff\ufeffb'), 'a\ufeff\ufeffb');
 });
 
 test('preQuestion follows BLIP pre_question (punctuation deleted, not spaced)', () => {
