@@ -216,5 +216,9 @@ const MODEL_CLASSES: Record<Architecture, new (config: BlipConfig) => BlipModel>
 
 /** Builds the model skeleton (shapes only; see initParameters and loading). */
 export function createModel(config: BlipConfig, architecture: Architecture): BlipModel {
+  // Object.hasOwn: an architecture read from a file could be "toString" or "__proto__".
+  if (!Object.hasOwn(MODEL_CLASSES, architecture)) {
+    throw new Error(`unknown architecture "${architecture}"; dlip builds ${Object.keys(MODEL_CLASSES).join(', ')}`);
+  }
   return new MODEL_CLASSES[architecture](config);
 }

@@ -3,13 +3,14 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../../src/engine/backend.js';
 import { BlipForPreTraining, createModel } from '../../src/models/blip.js';
-import type { BlipForImageTextRetrieval } from '../../src/models/blip.js';
 import { initParameters } from '../../src/nn/init.js';
 import { loadPreset } from '../../src/models/presets.js';
 import { taskCost } from '../../src/eval/cost.js';
 import { VisionModel } from '../../src/models/vision.js';
 import { captionLoss } from '../../src/objectives/lm.js';
 import { tinyConfig } from '../helpers/tiny.js';
+import { fixtureConfig, fixtureWeights } from '../helpers/fixtures.js';
+import type { FixtureTask } from '../helpers/fixtures.js';
 
 before(async () => {
   await initBackend('cpu');
@@ -144,17 +145,23 @@ describe('cost', () => {
     assert.ok(ratio > 0.2 && ratio < 0.3, `ratio ${ratio}`);
   });
 
-  it('counts parameters equal to the materialised tensors', () => {
-    const model = createModel(tinyConfig(), 'BlipForImageTextRetrieval') as BlipForImageTextRetrieval;
-    initParameters(model, 0);
-    const materialised = [...model.namedParameters().values()].reduce((n, p) => n + p.value.size, 0);
-    assert.equal(taskCost(tinyConfig(), 'BlipForImageTextRetrieval').parameters, materialised);
-    model.dispose();
+  it("counts the parameters of Hugging Face's own state_dict for each fixture model", async () => {
+    const architectures = { retrieval: 'BlipForImageTextRetrieval', captioning: 'BlipForConditionalGeneration', vqa: 'BlipForQuestionAnswering' } as const;
+    for (const [task, architecture] of Object.entries(architectures) as [FixtureTask, (typeof architectures)[FixtureTask]][]) {
+      const weights = await fixtureWeights(task, '');
+      let hf = 0;
+      for (const [name, t] of weights) {
+        // The LM head's decoder.bias is the same Parameter as predictions.bias: stored twice, counted once.
+        if (!name.endsWith('cls.predictions.decoder.bias')) hf += t.shape.reduce((a, b) => a * b, 1);
+      }
+      assert.equal(taskCost(fixtureConfig(task), architecture).parameters, hf, `${task}: dlip vs HF state_dict`);
+    }
   });
 
   it('rejects invalid configs with the field named', () => {
     const bad = { ...tinyConfig(), vision_config: { ...tinyConfig().vision_config, patch_size: 3 } };
-    assert.throws(() => createModel(loadPreset('tiny-teacher'), 'Nope' as never));
+    assert.throws(() => createModel(loadPreset('tiny-teacher'), 'Nope' as never), /unknown architecture "Nope"; dlip builds BlipForImageTextRetrieval, /);
+    assert.throws(() => createModel(loadPreset('tiny-teacher'), 'toString' as never), /unknown architecture "toString"/);
     return import('../../src/models/config.js').then(({ parseBlipConfig }) => {
       assert.throws(() => parseBlipConfig(bad, 'x.json'), /x\.json[\s\S]*patch_size/);
       assert.throws(() => parseBlipConfig({ text_config: { hidden_size: -1 } }, 'y.json'), /y\.json[\s\S]*hidden_size/);

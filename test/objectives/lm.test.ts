@@ -29,6 +29,18 @@ for (const backend of ['cpu', 'wasm'] as const) {
       });
     });
 
+    it('smooths labels as PyTorch does, worked by hand on non-uniform logits', () => {
+      tf.tidy(() => {
+        // Position 0 predicts label 1 from logits [0, ln 2, 0]: p = [1/4, 1/2, 1/4]. With ε = 0.1 the
+        // target is 0.9·onehot + 0.1/3 everywhere: 0.9·ln 2 + (0.1/3)(ln 4 + ln 2 + ln 4) = 0.739357;
+        // without smoothing ln 2. Position 1 predicts nothing (the last label is the shifted input's end).
+        const logits = tf.tensor3d([[[0, Math.log(2), 0], [5, -5, 0]]]);
+        const labels = tf.tensor2d([[2, 1]], [1, 2], 'int32');
+        assert.ok(Math.abs(captionLoss(logits, labels, 0.1).dataSync()[0]! - 0.739357) < 1e-5);
+        assert.ok(Math.abs(captionLoss(logits, labels, 0).dataSync()[0]! - Math.LN2) < 1e-6);
+      });
+    });
+
     it('sums per sequence for VQA answers and counts only labelled positions', () => {
       tf.tidy(() => {
         // Uniform logits over V classes: every counted position costs log V, smoothed or not.
