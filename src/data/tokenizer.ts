@@ -1,4 +1,4 @@
-// BLIP's tokenizer: bert-base-uncased WordPiece plus [DEC] and [ENC] (DESIGN.md §2).
+// BLIP's tokenizer: bert-base-uncased WordPiece plus [DEC] (30522, the decoder's BOS) and [ENC] (30523).
 // The WordPiece algorithm itself is @huggingface/tokenizers; this module only assembles the
 // tokenizer.json it expects from the shipped vocab file and adds padding/truncation to fixed shapes.
 import { readFileSync } from 'node:fs';
