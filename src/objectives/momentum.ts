@@ -1,6 +1,8 @@
 // BLIP's momentum encoders and feature queues for ITC: an exponential moving average of the image
 // and text towers and their projections, and the last Q momentum features as extra negatives.
+import { z } from 'zod';
 import { tf } from '../engine/backend.js';
+import type { TensorToWrite } from '../io/safetensors.js';
 import { createModel, l2Normalize } from '../models/blip.js';
 import type { BlipForImageTextRetrieval } from '../models/blip.js';
 import type { Parameter } from '../nn/module.js';
@@ -64,6 +66,37 @@ export class MomentumContrast {
     });
     ids.forEach((id, i) => (this.queueIds[at + i] = id));
     this.pointer = (at + b) % this.queueSize;
+  }
+
+  /** What a resume needs: momentum weights and queues as tensors, the ring position as JSON. */
+  state(): { tensors: Map<string, TensorToWrite>; json: { pointer: number; queueIds: number[] } } {
+    const tensors = new Map<string, TensorToWrite>();
+    for (const [name, p] of this.model.namedParameters()) {
+      if (p.materialized) tensors.set(`momentum.${name}`, { shape: [...p.shape], data: () => p.value.dataSync() as Float32Array });
+    }
+    tensors.set('queue.image', { shape: [...this.imageQueue.shape], data: () => this.imageQueue.dataSync() as Float32Array });
+    tensors.set('queue.text', { shape: [...this.textQueue.shape], data: () => this.textQueue.dataSync() as Float32Array });
+    return { tensors, json: { pointer: this.pointer, queueIds: this.queueIds } };
+  }
+
+  /** Restores what `state` saved; `source` names the checkpoint in errors. */
+  loadState(tensors: Map<string, { data: Float32Array | BigInt64Array }>, json: unknown, source: string): void {
+    const parsed = z.object({ pointer: z.number().int().nonnegative(), queueIds: z.array(z.number()).length(this.queueSize) }).safeParse(json);
+    if (!parsed.success) throw new Error(`${source}: momentum queue state does not fit a queue of ${this.queueSize} (resume with the queue size the run was trained with):\n${z.prettifyError(parsed.error)}`);
+    const image = tensors.get('queue.image');
+    const text = tensors.get('queue.text');
+    if (!image || !text) throw new Error(`${source}: lacks the momentum queues (queue.image, queue.text)`);
+    for (const [name, p] of this.model.namedParameters()) {
+      const t = tensors.get(`momentum.${name}`);
+      if (t) p.assign(t.data as Float32Array, false);
+    }
+    // tidy frees the temporary tensors; the queue variables keep their own reference to the data.
+    tf.tidy(() => {
+      this.imageQueue.assign(tf.tensor(image.data as Float32Array, this.imageQueue.shape));
+      this.textQueue.assign(tf.tensor(text.data as Float32Array, this.textQueue.shape));
+    });
+    this.pointer = parsed.data.pointer;
+    this.queueIds = parsed.data.queueIds;
   }
 
   dispose(): void {

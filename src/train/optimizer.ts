@@ -18,6 +18,11 @@ export function decays(name: string, p: Parameter): boolean {
   return p.shape.length >= 2 && !/(position_embeddings?(\.weight)?|class_embedding)$/.test(name);
 }
 
+/** A zero-filled, non-trainable variable; the zeros it starts from are freed (the variable keeps the data). */
+function zerosVariable(shape: readonly number[]): tf.Variable {
+  return tf.tidy(() => tf.variable(tf.zeros([...shape]), false));
+}
+
 interface Slot {
   name: string;
   variable: tf.Variable;
@@ -45,8 +50,8 @@ export class AdamW {
       name,
       variable: param.value,
       decay: decays(name, param),
-      m: tf.variable(tf.zeros([...param.shape]), false),
-      v: tf.variable(tf.zeros([...param.shape]), false),
+      m: zerosVariable(param.shape),
+      v: zerosVariable(param.shape),
     }));
   }
 
@@ -89,8 +94,11 @@ export class AdamW {
     const missing = this.slots.filter((s) => !tensors.has(`${s.name}.exp_avg`) || !tensors.has(`${s.name}.exp_avg_sq`)).map((s) => s.name);
     if (missing.length) throw new Error(`${source}: optimizer state lacks ${missing.length} parameter(s), e.g. ${missing.slice(0, 3).join(', ')}`);
     for (const s of this.slots) {
-      s.m.assign(tf.tensor(tensors.get(`${s.name}.exp_avg`)!.data as Float32Array, s.m.shape));
-      s.v.assign(tf.tensor(tensors.get(`${s.name}.exp_avg_sq`)!.data as Float32Array, s.v.shape));
+      // tidy frees the temporary tensors; the variables keep their own reference to the data.
+      tf.tidy(() => {
+        s.m.assign(tf.tensor(tensors.get(`${s.name}.exp_avg`)!.data as Float32Array, s.m.shape));
+        s.v.assign(tf.tensor(tensors.get(`${s.name}.exp_avg_sq`)!.data as Float32Array, s.v.shape));
+      });
     }
     this.step = step;
   }

@@ -6,7 +6,7 @@ import { appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/prom
 import { join } from 'node:path';
 import { z } from 'zod';
 import { explainBackendError, tf } from '../engine/backend.js';
-import { loadModel, saveModel } from '../io/checkpoint.js';
+import { loadModel, MANIFEST_FILE, saveModel } from '../io/checkpoint.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import type { TensorToWrite } from '../io/safetensors.js';
@@ -46,9 +46,9 @@ export interface TrainTask<B> {
   /** Validation metrics; `selectMetric` of the result picks the best checkpoint (higher is better). */
   evaluate?(): Promise<Record<string, number>>;
   selectMetric?: string;
-  /** Extra state a resume needs (momentum encoders, queues), as tensors and JSON. */
+  /** Extra state a resume needs (momentum encoders, queues), as tensors and JSON; `source` names the checkpoint in errors. */
   saveState?(): { tensors: Map<string, TensorToWrite>; json: unknown };
-  loadState?(tensors: Map<string, { data: Float32Array | BigInt64Array }>, json: unknown): void;
+  loadState?(tensors: Map<string, { data: Float32Array | BigInt64Array }>, json: unknown, source: string): void;
 }
 
 export interface TrainOptions {
@@ -81,10 +81,14 @@ export interface TrainHooks {
   onStep?(event: TrainEvent): void;
   onEval?(step: number, metrics: Record<string, number>): void;
   onCheckpoint?(step: number, dir: string): void;
+  /** Something the user should know that does not stop the run (default: printed on stderr). */
+  onWarning?(message: string): void;
 }
 
 export interface TrainResult {
+  /** The step the run ended at, and the one it started from (0, or where it resumed). */
   steps: number;
+  startStep: number;
   finalDir: string;
   bestDir?: string;
   best?: { step: number; metrics: Record<string, number> };
@@ -99,6 +103,8 @@ const TrainerStateSchema = z.object({
   totalSteps: z.number().int().positive(),
   seed: z.number(),
   best: z.object({ step: z.number(), metrics: z.record(z.string(), z.number()) }).optional(),
+  /** The last step's loss, so a run resumed at its end still reports it. */
+  loss: z.number().optional(),
   task: z.unknown().optional(),
 });
 type TrainerState = z.infer<typeof TrainerStateSchema>;
@@ -107,6 +113,12 @@ export const CHECKPOINT_DIR = 'checkpoint';
 export const BEST_DIR = 'best';
 export const FINAL_DIR = 'final';
 export const METRICS_LOG = 'metrics.jsonl';
+
+/** Reports a warning through `hooks.onWarning`, else on stderr. */
+export function warn(hooks: TrainHooks, message: string): void {
+  if (hooks.onWarning) hooks.onWarning(message);
+  else console.warn(`dlip: warning: ${message}`);
+}
 
 /** Mixes seed and step into a 32-bit seed for that step's randomness. */
 export function stepSeed(seed: number, step: number): number {
@@ -147,7 +159,13 @@ async function truncateLog(path: string, step: number): Promise<void> {
   if (!existsSync(path)) return;
   const kept = (await readFile(path, 'utf8'))
     .split('\n')
-    .filter((line) => line.trim() && (JSON.parse(line) as { step: number }).step <= step);
+    .filter((line) => {
+      try {
+        return (JSON.parse(line) as { step: number }).step <= step;
+      } catch {
+        return false; // blank, or torn by the kill
+      }
+    });
   await writeFile(path, kept.map((l) => `${l}\n`).join(''));
 }
 
@@ -157,141 +175,169 @@ export async function train<B>(task: TrainTask<B>, options: TrainOptions, hooks:
   const stepsPerEpoch = Math.max(1, Math.floor(task.batchesPerEpoch / accumulate));
   const totalSteps = options.steps ?? (options.epochs ?? 1) * stepsPerEpoch;
   const schedule: ScheduleOptions = { ...options.schedule, totalSteps };
-  await mkdir(options.outDir, { recursive: true });
+  if (schedule.warmupSteps > totalSteps) {
+    warn(hooks, `the run's ${totalSteps} steps end inside the ${schedule.warmupSteps}-step warm-up: the learning rate peaks at ${learningRate(totalSteps - 1, schedule).toPrecision(3)}, not ${schedule.lr} (lower --warmup-steps)`);
+  }
   const logPath = join(options.outDir, METRICS_LOG);
-  const params = task.model.namedParameters();
-  const optimizer = new AdamW(params, options.optimizer);
-  let state: TrainerState = { step: 0, epoch: 0, batchInEpoch: 0, totalSteps, seed: options.seed };
+  const finalDir = join(options.outDir, FINAL_DIR);
 
   const existing = await findCheckpoint(options.outDir);
-  if (options.resume && existing) {
-    state = TrainerStateSchema.parse(JSON.parse(await readFile(join(existing, 'trainer.json'), 'utf8')));
-    if (state.seed !== options.seed) throw new Error(`${existing}: checkpoint was trained with seed ${state.seed}, not ${options.seed}`);
-    const { model } = await loadModel(existing, { architecture: task.model.architecture });
-    const loaded = model.namedParameters();
-    for (const [name, p] of params) p.value.assign(loaded.get(name)!.value);
-    model.dispose();
-    optimizer.loadState(await readSafetensors(join(existing, 'optimizer.safetensors')), state.step, existing);
-    if (task.loadState) task.loadState(await readSafetensors(join(existing, 'task.safetensors')), state.task);
-    await truncateLog(logPath, state.step);
-  } else if (existing && !options.resume) {
+  let resumed: TrainerState | undefined;
+  if (options.resume) {
+    if (!existing) throw new Error(`cannot resume: ${options.outDir} holds no checkpoint (${join(CHECKPOINT_DIR, 'trainer.json')}); run without --resume to start afresh`);
+    resumed = TrainerStateSchema.parse(JSON.parse(await readFile(join(existing, 'trainer.json'), 'utf8')));
+    if (resumed.seed !== options.seed) throw new Error(`${existing}: checkpoint was trained with seed ${resumed.seed}, not ${options.seed}`);
+    // A run killed between its last checkpoint and final/ resumes to write final/; a complete one has nothing left.
+    if (resumed.step >= totalSteps && existsSync(join(finalDir, MANIFEST_FILE))) {
+      throw new Error(`${options.outDir}: the run already finished (step ${resumed.step} of ${totalSteps}; model in ${finalDir}), nothing to resume`);
+    }
+  } else if (existing) {
     throw new Error(`${options.outDir} already holds a run (${existing}); pass --resume to continue it or choose another --out`);
   }
-
-  const log = (entry: object) => appendFile(logPath, `${JSON.stringify(entry)}\n`);
-  const variables = optimizer.variables;
-  let lastLoss = NaN;
-  let lastCheckpoint: string | undefined = existing;
-
-  const evaluate = async () => {
-    if (!task.evaluate) return;
-    const metrics = await task.evaluate();
-    hooks.onEval?.(state.step, metrics);
-    await log({ step: state.step, eval: metrics });
-    const key = task.selectMetric;
-    if (key && metrics[key] !== undefined && (!state.best || metrics[key]! > state.best.metrics[key]!)) {
-      state.best = { step: state.step, metrics };
-      await saveModel(task.model, join(options.outDir, BEST_DIR));
+  await mkdir(options.outDir, { recursive: true });
+  const params = task.model.namedParameters();
+  const optimizer = new AdamW(params, options.optimizer);
+  try {
+    const state: TrainerState = resumed ?? { step: 0, epoch: 0, batchInEpoch: 0, totalSteps, seed: options.seed };
+    if (existing && resumed) {
+      const { model } = await loadModel(existing, { architecture: task.model.architecture });
+      const loaded = model.namedParameters();
+      for (const [name, p] of params) p.value.assign(loaded.get(name)!.value);
+      model.dispose();
+      optimizer.loadState(await readSafetensors(join(existing, 'optimizer.safetensors')), state.step, existing);
+      if (task.loadState) task.loadState(await readSafetensors(join(existing, 'task.safetensors')), state.task, existing);
+      await truncateLog(logPath, state.step);
+    } else {
+      await rm(logPath, { force: true }); // a run killed before its first checkpoint leaves a log to start over
     }
-  };
+    const startStep = state.step;
 
-  let windowStart = Date.now();
-  let windowImages = 0;
-  while (state.step < totalSteps) {
-    let grads: tf.NamedTensorMap | undefined;
-    let micro = 0;
-    let termSums: Record<string, number> = {};
-    let lossSum = 0;
-    for await (const batch of task.batches(state.epoch, state.batchInEpoch)) {
-      const ctx: StepContext = { step: state.step, epoch: state.epoch, stepSeed: stepSeed(options.seed, state.step * accumulate + micro) };
-      const prepared = task.before?.(batch, ctx);
-      let terms: Record<string, number> = {};
-      let step: { value: tf.Scalar; grads: tf.NamedTensorMap };
-      try {
-        step = tf.variableGrads(() => {
-          const result = task.loss(batch, ctx, prepared);
-          terms = Object.fromEntries(Object.entries(result.terms).map(([k, t]) => [k, t.dataSync()[0]!]));
-          return result.total;
-        }, variables);
-      } catch (err) {
-        throw explainBackendError(err, `training step ${state.step} on a batch of ${task.batchSize(batch)}`);
+    const log = (entry: object) => appendFile(logPath, `${JSON.stringify(entry)}\n`);
+    const variables = optimizer.variables;
+    let lastLoss = state.loss ?? NaN;
+    let lastCheckpoint: string | undefined = existing;
+
+    const evaluate = async () => {
+      if (!task.evaluate) return;
+      const metrics = await task.evaluate();
+      hooks.onEval?.(state.step, metrics);
+      await log({ step: state.step, eval: metrics });
+      const key = task.selectMetric;
+      if (key && metrics[key] !== undefined && (!state.best || metrics[key]! > state.best.metrics[key]!)) {
+        state.best = { step: state.step, metrics };
+        await saveModel(task.model, join(options.outDir, BEST_DIR));
       }
-      const { value, grads: g } = step;
-      const loss = value.dataSync()[0]!;
-      value.dispose();
-      if (!Number.isFinite(loss)) {
-        tf.dispose(Object.values(g));
-        if (grads) tf.dispose(Object.values(grads));
-        task.release(batch);
-        const where = lastCheckpoint ? `the last good checkpoint is ${lastCheckpoint}` : 'no checkpoint was written yet';
-        throw new Error(`loss became ${loss} at step ${state.step} (terms: ${JSON.stringify(terms)}); stopped without saving, ${where}. Lower the learning rate or check the data.`);
+    };
+
+    let windowStart = Date.now();
+    let windowImages = 0;
+    while (state.step < totalSteps) {
+      let grads: tf.NamedTensorMap | undefined;
+      let micro = 0;
+      let termSums: Record<string, number> = {};
+      let lossSum = 0;
+      for await (const batch of task.batches(state.epoch, state.batchInEpoch)) {
+        const ctx: StepContext = { step: state.step, epoch: state.epoch, stepSeed: stepSeed(options.seed, state.step * accumulate + micro) };
+        const prepared = task.before?.(batch, ctx);
+        let terms: Record<string, number> = {};
+        let step: { value: tf.Scalar; grads: tf.NamedTensorMap };
+        try {
+          step = tf.variableGrads(() => {
+            const result = task.loss(batch, ctx, prepared);
+            terms = Object.fromEntries(Object.entries(result.terms).map(([k, t]) => [k, t.dataSync()[0]!]));
+            return result.total;
+          }, variables);
+        } catch (err) {
+          throw explainBackendError(err, `training step ${state.step} on a batch of ${task.batchSize(batch)}`);
+        }
+        const { value, grads: g } = step;
+        const loss = value.dataSync()[0]!;
+        value.dispose();
+        if (!Number.isFinite(loss)) {
+          tf.dispose(Object.values(g));
+          if (grads) tf.dispose(Object.values(grads));
+          task.release(batch);
+          const where = lastCheckpoint ? `the last good checkpoint is ${lastCheckpoint}` : 'no checkpoint was written yet';
+          throw new Error(`loss became ${loss} at step ${state.step} (terms: ${JSON.stringify(terms)}); stopped without saving, ${where}. Lower the learning rate or check the data.`);
+        }
+        if (grads) {
+          for (const k of Object.keys(g)) {
+            const sum = tf.add(grads[k]!, g[k]!);
+            grads[k]!.dispose();
+            g[k]!.dispose();
+            grads[k] = sum;
+          }
+        } else grads = g;
+        lossSum += loss;
+        for (const [k, v] of Object.entries(terms)) termSums[k] = (termSums[k] ?? 0) + v;
+        windowImages += task.batchSize(batch);
+        micro++;
+        state.batchInEpoch++;
+        const epochDone = state.batchInEpoch >= task.batchesPerEpoch;
+        if (micro === accumulate || epochDone) {
+          if (micro > 1) {
+            for (const k of Object.keys(grads)) {
+              const sum = grads[k]!;
+              grads[k] = tf.div(sum, micro);
+              sum.dispose();
+            }
+          }
+          if (options.clipNorm) clipGradNorm(grads, options.clipNorm);
+          const lr = learningRate(state.step, schedule);
+          optimizer.apply(grads, lr);
+          tf.dispose(Object.values(grads));
+          grads = undefined;
+          task.after?.(batch, ctx, prepared);
+          task.release(batch);
+          lastLoss = lossSum / micro;
+          state.loss = lastLoss;
+          const averaged = Object.fromEntries(Object.entries(termSums).map(([k, v]) => [k, v / micro]));
+          state.step++;
+          if (epochDone) {
+            state.epoch++;
+            state.batchInEpoch = 0;
+          }
+          const seconds = (Date.now() - windowStart) / 1000;
+          const event: TrainEvent = { step: state.step, totalSteps, epoch: state.epoch, lr, loss: lastLoss, terms: averaged, imagesPerSecond: windowImages / Math.max(seconds, 1e-9) };
+          hooks.onStep?.(event);
+          if (state.step % (options.logEvery ?? 10) === 0 || state.step === totalSteps) {
+            // Process RSS and live tensors make a leak visible in the log of any long run.
+            const memory = { rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20), tensors: tf.memory().numTensors };
+            await log({ step: state.step, epoch: state.epoch, lr, loss: lastLoss, terms: averaged, images_per_s: event.imagesPerSecond, elapsed_s: (Date.now() - started) / 1000, ...memory });
+            windowStart = Date.now();
+            windowImages = 0;
+          }
+          micro = 0;
+          lossSum = 0;
+          termSums = {};
+          // The last step's evaluation comes after the final save, so a failing one loses nothing.
+          if (options.evalEvery && state.step % options.evalEvery === 0 && state.step < totalSteps) await evaluate();
+          if (options.checkpointEvery && state.step % options.checkpointEvery === 0 && state.step < totalSteps) {
+            lastCheckpoint = await writeCheckpoint(options.outDir, task as TrainTask<unknown>, optimizer, state);
+            hooks.onCheckpoint?.(state.step, lastCheckpoint);
+          }
+          if (state.step >= totalSteps || epochDone) break;
+        } else {
+          task.after?.(batch, ctx, prepared);
+          task.release(batch);
+        }
       }
-      if (grads) {
-        for (const k of Object.keys(g)) {
-          const sum = tf.add(grads[k]!, g[k]!);
-          grads[k]!.dispose();
-          g[k]!.dispose();
-          grads[k] = sum;
-        }
-      } else grads = g;
-      lossSum += loss;
-      for (const [k, v] of Object.entries(terms)) termSums[k] = (termSums[k] ?? 0) + v;
-      windowImages += task.batchSize(batch);
-      micro++;
-      state.batchInEpoch++;
-      const epochDone = state.batchInEpoch >= task.batchesPerEpoch;
-      if (micro === accumulate || epochDone) {
-        if (micro > 1) for (const k of Object.keys(grads)) grads[k] = tf.tidy(() => tf.div(grads![k]!, micro));
-        if (options.clipNorm) clipGradNorm(grads, options.clipNorm);
-        const lr = learningRate(state.step, schedule);
-        optimizer.apply(grads, lr);
-        tf.dispose(Object.values(grads));
-        grads = undefined;
-        task.after?.(batch, ctx, prepared);
-        task.release(batch);
-        lastLoss = lossSum / micro;
-        const averaged = Object.fromEntries(Object.entries(termSums).map(([k, v]) => [k, v / micro]));
-        state.step++;
-        if (epochDone) {
-          state.epoch++;
-          state.batchInEpoch = 0;
-        }
-        const seconds = (Date.now() - windowStart) / 1000;
-        const event: TrainEvent = { step: state.step, totalSteps, epoch: state.epoch, lr, loss: lastLoss, terms: averaged, imagesPerSecond: windowImages / Math.max(seconds, 1e-9) };
-        hooks.onStep?.(event);
-        if (state.step % (options.logEvery ?? 10) === 0 || state.step === totalSteps) {
-          await log({ step: state.step, epoch: state.epoch, lr, loss: lastLoss, terms: averaged, images_per_s: event.imagesPerSecond, elapsed_s: (Date.now() - started) / 1000 });
-          windowStart = Date.now();
-          windowImages = 0;
-        }
-        micro = 0;
-        lossSum = 0;
-        termSums = {};
-        if (options.evalEvery && state.step % options.evalEvery === 0) await evaluate();
-        if (options.checkpointEvery && state.step % options.checkpointEvery === 0 && state.step < totalSteps) {
-          lastCheckpoint = await writeCheckpoint(options.outDir, task as TrainTask<unknown>, optimizer, state);
-          hooks.onCheckpoint?.(state.step, lastCheckpoint);
-        }
-        if (state.step >= totalSteps || epochDone) break;
-      } else {
-        task.after?.(batch, ctx, prepared);
-        task.release(batch);
-      }
+      if (grads) tf.dispose(Object.values(grads));
     }
-    if (grads) tf.dispose(Object.values(grads));
+    lastCheckpoint = await writeCheckpoint(options.outDir, task as TrainTask<unknown>, optimizer, state);
+    hooks.onCheckpoint?.(state.step, lastCheckpoint);
+    await saveModel(task.model, finalDir);
+    await evaluate();
+    return {
+      steps: state.step,
+      startStep,
+      finalDir,
+      bestDir: state.best ? join(options.outDir, BEST_DIR) : undefined,
+      best: state.best,
+      lastLoss,
+      seconds: (Date.now() - started) / 1000,
+    };
+  } finally {
+    optimizer.dispose();
   }
-  if (task.evaluate && (!options.evalEvery || state.step % options.evalEvery !== 0)) await evaluate();
-  lastCheckpoint = await writeCheckpoint(options.outDir, task as TrainTask<unknown>, optimizer, state);
-  hooks.onCheckpoint?.(state.step, lastCheckpoint);
-  const finalDir = join(options.outDir, FINAL_DIR);
-  await saveModel(task.model, finalDir);
-  optimizer.dispose();
-  return {
-    steps: state.step,
-    finalDir,
-    bestDir: state.best ? join(options.outDir, BEST_DIR) : undefined,
-    best: state.best,
-    lastLoss,
-    seconds: (Date.now() - started) / 1000,
-  };
 }
