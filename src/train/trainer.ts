@@ -49,6 +49,8 @@ export interface TrainTask<B> {
   /** Extra state a resume needs (momentum encoders, queues), as tensors and JSON; `source` names the checkpoint in errors. */
   saveState?(): { tensors: Map<string, TensorToWrite>; json: unknown };
   loadState?(tensors: Map<string, { data: Float32Array | BigInt64Array }>, json: unknown, source: string): void;
+  /** Samples left out as bad (--on-bad-sample skip) since the last call; each metrics line logs them as `skipped`. */
+  takeSkipped?(): number;
 }
 
 export interface TrainOptions {
@@ -236,6 +238,7 @@ export async function train<B>(task: TrainTask<B>, options: TrainOptions, hooks:
       let micro = 0;
       let termSums: Record<string, number> = {};
       let lossSum = 0;
+      let stopped = false;
       for await (const batch of task.batches(state.epoch, state.batchInEpoch)) {
         const ctx: StepContext = { step: state.step, epoch: state.epoch, stepSeed: stepSeed(options.seed, state.step * accumulate + micro) };
         const prepared = task.before?.(batch, ctx);
@@ -303,7 +306,8 @@ export async function train<B>(task: TrainTask<B>, options: TrainOptions, hooks:
           if (state.step % (options.logEvery ?? 10) === 0 || state.step === totalSteps) {
             // Process RSS and live tensors make a leak visible in the log of any long run.
             const memory = { rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20), tensors: tf.memory().numTensors };
-            await log({ step: state.step, epoch: state.epoch, lr, loss: lastLoss, terms: averaged, images_per_s: event.imagesPerSecond, elapsed_s: (Date.now() - started) / 1000, ...memory });
+            const skipped = task.takeSkipped ? { skipped: task.takeSkipped() } : {};
+            await log({ step: state.step, epoch: state.epoch, lr, loss: lastLoss, terms: averaged, images_per_s: event.imagesPerSecond, elapsed_s: (Date.now() - started) / 1000, ...memory, ...skipped });
             windowStart = Date.now();
             windowImages = 0;
           }
@@ -316,13 +320,22 @@ export async function train<B>(task: TrainTask<B>, options: TrainOptions, hooks:
             lastCheckpoint = await writeCheckpoint(options.outDir, task as TrainTask<unknown>, optimizer, state);
             hooks.onCheckpoint?.(state.step, lastCheckpoint);
           }
-          if (state.step >= totalSteps || epochDone) break;
+          if (state.step >= totalSteps || epochDone) {
+            stopped = true;
+            break;
+          }
         } else {
           task.after?.(batch, ctx, prepared);
           task.release(batch);
         }
       }
       if (grads) tf.dispose(Object.values(grads));
+      // Samples skipped as bad end an epoch's stream early, by a batch or more: the epoch is over.
+      if (!stopped) {
+        if (state.batchInEpoch === 0) throw new Error(`epoch ${state.epoch} yielded no batch: were all its samples left out as bad?`);
+        state.epoch++;
+        state.batchInEpoch = 0;
+      }
     }
     lastCheckpoint = await writeCheckpoint(options.outDir, task as TrainTask<unknown>, optimizer, state);
     hooks.onCheckpoint?.(state.step, lastCheckpoint);
