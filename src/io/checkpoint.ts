@@ -1,17 +1,22 @@
 // Model folders: the Hugging Face layout (config.json + model.safetensors, or shards listed in
 // model.safetensors.index.json), which is also what dlip writes, plus a dlip.json manifest that
-// records the architecture, the tensor file's sha256 and the dlip version.
+// records the architecture, the tensor file's sha256 and the dlip version. Models named on the
+// Hugging Face hub are fetched into the Hugging Face cache and loaded from there (io/hub.ts).
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { z } from 'zod';
 import { createModel } from '../models/blip.js';
 import type { BlipModel } from '../models/blip.js';
 import { ARCHITECTURES, configArchitecture, parseBlipConfig } from '../models/config.js';
 import type { Architecture, BlipConfig } from '../models/config.js';
+import { withImageSize } from '../models/image-size.js';
+import { isPreset, listPresets } from '../models/presets.js';
 import { readPackageVersion } from '../version.js';
 import { writeJsonAtomic } from './atomic.js';
+import { HubSnapshot, parseHubName } from './hub.js';
+import type { HubName, HubOptions } from './hub.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import type { LoadedTensor, TensorToWrite } from './safetensors.js';
 import { applyWeights } from './weights.js';
@@ -80,11 +85,42 @@ export async function weightFiles(dir: string): Promise<{ file: string; keys?: s
   return [{ file: single }];
 }
 
+/** Fetches what loadModel reads from a hub repo: config.json, the weights (one file or index + shards), dlip.json if any. */
+async function fetchModelFiles(name: HubName, options?: HubOptions): Promise<string> {
+  const snapshot = await HubSnapshot.open(name, options);
+  await snapshot.require(CONFIG_FILE);
+  // A cached index means a sharded repo; otherwise model.safetensors comes first, as in transformers.
+  const sharded = snapshot.has(INDEX_FILE) === true || !(await snapshot.ensure(WEIGHTS_FILE));
+  if (sharded) {
+    if (!(await snapshot.ensure(INDEX_FILE))) throw new Error(`${snapshot.label} has no ${WEIGHTS_FILE} or ${INDEX_FILE} (dlip reads safetensors weights only)`);
+    for (const { file } of await weightFiles(snapshot.dir)) await snapshot.require(relative(snapshot.dir, file));
+  }
+  if (!snapshot.offline) await snapshot.ensure(MANIFEST_FILE); // optional: loading checks the hash only when it exists
+  return snapshot.finish();
+}
+
+/**
+ * What a user names, as a local path: an existing path as given (it always wins), a preset name as
+ * given when `presets` is set, and a Hugging Face name (owner/name[@revision]) as its snapshot folder
+ * in the Hugging Face cache, fetched first unless cached.
+ */
+export async function resolveModelPath(spec: string, options: { presets?: boolean; hub?: HubOptions } = {}): Promise<string> {
+  if (existsSync(spec) || (options.presets && isPreset(spec))) return spec;
+  const name = parseHubName(spec);
+  if (name) return fetchModelFiles(name, options.hub);
+  const tried = options.presets ? `a preset (${listPresets().join(', ')}), an existing folder or config file,` : 'an existing folder';
+  throw new Error(`"${spec}" is neither ${tried} nor a Hugging Face model name (owner/name[@revision])`);
+}
+
 export interface LoadModelOptions {
   /** Build this architecture instead of the one config.json names (e.g. retrieval heads of a pre-trained model). */
   architecture?: Architecture;
   /** Allow missing and unexpected keys on purpose. */
   partial?: boolean;
+  /** Build the vision tower at this image side (--image-size); the position grid is resized to it. */
+  imageSize?: number;
+  /** Endpoint, token, offline mode, cache folder and progress for models named on the hub (default: the HF_* environment). */
+  hub?: HubOptions;
 }
 
 export interface LoadedModel {
@@ -94,13 +130,14 @@ export interface LoadedModel {
   report: ApplyWeightsReport;
 }
 
-/** Loads a Hugging Face BLIP folder or a dlip checkpoint folder. */
-export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
-  const config = await readModelConfig(dir);
+/** Loads a Hugging Face BLIP folder, a dlip checkpoint folder, or a model by Hugging Face name. */
+export async function loadModel(spec: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
+  const dir = await resolveModelPath(spec, { hub: options.hub });
+  const config = withImageSize(await readModelConfig(dir), options.imageSize, dir);
   const manifest = await readManifest(dir);
   const architecture = options.architecture ?? manifest?.architecture ?? configArchitecture(config);
   if (!architecture) {
-    throw new Error(`${join(dir, CONFIG_FILE)}: "architectures" names ${JSON.stringify(config.architectures)}; dlip builds ${ARCHITECTURES.join(', ')} (pass an architecture explicitly)`);
+    throw new Error(`${join(dir, CONFIG_FILE)}: "architectures" names ${JSON.stringify(config.architectures)}; dlip builds ${ARCHITECTURES.join(', ')} (name one there; code can pass loadModel's architecture option)`);
   }
   if (manifest) {
     const actual = await sha256File(join(dir, manifest.weights));
