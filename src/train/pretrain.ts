@@ -14,7 +14,7 @@ import { DEC_ID, ENC_ID, PAD_ID, defaultTokenizer } from '../data/tokenizer.js';
 import { createModel } from '../models/blip.js';
 import type { BlipForPreTraining } from '../models/blip.js';
 import { resolveConfig } from '../models/resolve.js';
-import { loadModel } from '../io/checkpoint.js';
+import { loadModel, resolveModelPath } from '../io/checkpoint.js';
 import { createRng, initParameters } from '../nn/init.js';
 import { MomentumContrast } from '../objectives/momentum.js';
 import { finishMomentum, prepareMomentum, pretrainLosses } from '../objectives/pretrain.js';
@@ -106,10 +106,11 @@ export async function pretrain(input: PretrainConfigInput, hooks: TrainHooks = {
   const batchesPerEpoch = Math.floor(items.length / cfg.batchSize);
   if (batchesPerEpoch === 0) throw new Error(`${dataset.file}: ${items.length} training pairs are fewer than one batch of ${cfg.batchSize}`);
 
-  const resolved = resolveConfig(cfg.model);
+  const modelPath = await resolveModelPath(cfg.model, { presets: true }); // a hub name: its snapshot in the HF cache
+  const resolved = resolveConfig(modelPath);
   let model: BlipForPreTraining;
   if (resolved.kind === 'folder') {
-    model = (await loadModel(cfg.model, { architecture: 'BlipForPreTraining', partial: true })).model as BlipForPreTraining;
+    model = (await loadModel(modelPath, { architecture: 'BlipForPreTraining', partial: true })).model as BlipForPreTraining;
   } else {
     model = createModel(resolved.config, 'BlipForPreTraining') as BlipForPreTraining;
   }

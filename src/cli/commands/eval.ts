@@ -45,7 +45,7 @@ export function registerEval(program: Command): void {
   program
     .command('eval')
     .description('score a model on retrieval (Recall@K), captioning (BLEU-4, CIDEr-D) and VQA (accuracy)')
-    .requiredOption('--model <dir>', 'model folder (dlip checkpoint or Hugging Face BLIP folder)')
+    .requiredOption('--model <dir|name>', 'model folder (dlip checkpoint or Hugging Face BLIP folder) or Hugging Face name (owner/name[@revision])')
     .option('--data <dataset.json>', 'dataset manifest; default: the built-in world')
     .option('--world <size>', 'built-in world size when --data is absent (default small)')
     .option('--split <name>', 'train, val or test (default test)')
@@ -61,8 +61,9 @@ export function registerEval(program: Command): void {
     .option('--out <file>', 'also write the JSON report to this file')
     .option('--results <prefix>', 'write <prefix>caption_results.json (COCO format) and <prefix>vqa_results.json (VQA format)')
     .action(async (o: { model: string; data?: string; world?: 'tiny' | 'small' | 'large'; split?: 'train' | 'val' | 'test'; tasks?: Task[]; k?: number; itmFirstToken?: 'enc' | 'cls'; beams?: number; maxLength?: number; minLength?: number; limit?: number; batchSize?: number; json?: boolean; out?: string; results?: string }) => {
-      const { readManifest, readModelConfig } = await import('../../io/checkpoint.js');
-      const architecture = (await readManifest(o.model))?.architecture ?? (await readModelConfig(o.model)).architectures?.[0];
+      const { readManifest, readModelConfig, resolveModelPath } = await import('../../io/checkpoint.js');
+      const dir = await resolveModelPath(o.model); // a hub name is fetched here; evaluateModel then finds it cached
+      const architecture = (await readManifest(dir))?.architecture ?? (await readModelConfig(dir)).architectures?.[0];
       const defaults: Record<string, Task[]> = {
         BlipForImageTextRetrieval: ['retrieval'],
         BlipForConditionalGeneration: ['caption'],

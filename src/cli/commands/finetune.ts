@@ -8,7 +8,7 @@ export function registerFinetune(program: Command): void {
   const command = program
     .command('finetune')
     .description('fine-tune a checkpoint for one task and export the task model to <out>/model')
-    .requiredOption('--model <dir>', 'checkpoint to start from (e.g. the final/ folder of dlip pretrain)')
+    .requiredOption('--model <dir|name>', 'checkpoint to start from (e.g. the final/ folder of dlip pretrain) or Hugging Face name (owner/name[@revision])')
     .requiredOption('--task <task>', `${FINETUNE_TASKS.join(', ')} (ITC + ITM; LM after a prompt; weighted answer loss)`)
     .requiredOption('--out <dir>', 'run folder: checkpoints, metrics.jsonl, best/, final/ and the exported model/')
     .option('--prompt <text>', 'captioning prompt, not predicted (default "a picture of ")');

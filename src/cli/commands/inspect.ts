@@ -1,13 +1,17 @@
 import type { Command } from 'commander';
 import { inspect } from '../../inspect.js';
 import type { InspectReport } from '../../inspect.js';
+import { resolveModelPath } from '../../io/checkpoint.js';
 import { gflops, millions, table } from '../format.js';
 
-function render(r: InspectReport): string {
+/** A model named on the hub is inspected in the Hugging Face cache folder it was fetched to. */
+type Shown = InspectReport & { snapshot?: string };
+
+function render(r: Shown): string {
   const v = r.config.vision_config;
   const t = r.config.text_config;
   const lines = [
-    `${r.source} (${r.kind})`,
+    `${r.source} (${r.snapshot ? `Hugging Face hub, cached in ${r.snapshot}` : r.kind})`,
     `  vision: ViT width ${v.hidden_size}, ${v.num_hidden_layers} layers, ${v.num_attention_heads} heads, MLP ${v.intermediate_size}, ${v.image_size} px, patch ${v.patch_size}`,
     `  text:   width ${t.hidden_size}, ${t.num_hidden_layers} layers, ${t.num_attention_heads} heads, FFN ${t.intermediate_size}, vocab ${t.vocab_size}, ${t.max_position_embeddings} positions`,
     `  ITC projection: ${r.config.image_text_hidden_size}`,
@@ -38,11 +42,12 @@ function render(r: InspectReport): string {
 export function registerInspect(program: Command): void {
   program
     .command('inspect')
-    .description('show a preset or model folder: sizes, parameters per module, FLOPs per task, stored keys')
-    .argument('<model>', 'a preset name (see `dlip presets`) or a model folder (config.json + model.safetensors)')
+    .description('show a preset, model folder or Hugging Face model: sizes, parameters per module, FLOPs per task, stored keys')
+    .argument('<model>', 'a preset name (see `dlip presets`), a model folder (config.json + model.safetensors) or a Hugging Face name (owner/name[@revision])')
     .option('--json', 'print the report as JSON')
     .action(async (spec: string, opts: { json?: boolean }) => {
-      const report = await inspect(spec);
+      const path = await resolveModelPath(spec, { presets: true });
+      const report: Shown = path === spec ? await inspect(spec) : { ...(await inspect(path)), source: spec, snapshot: path };
       process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${render(report)}\n`);
     });
   program

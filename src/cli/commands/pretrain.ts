@@ -9,7 +9,7 @@ export function registerPretrain(program: Command): void {
     .command('pretrain')
     .description('pre-train a BLIP model (ITC + ITM + LM) — by default the tiny-teacher preset on the built-in world')
     .requiredOption('--out <dir>', 'run folder: checkpoints, metrics.jsonl, final/ and best/ models')
-    .option('--model <preset|dir>', 'preset, model folder or config JSON to start from (default tiny-teacher)')
+    .option('--model <preset|dir|name>', 'preset, model folder, config JSON or Hugging Face name (owner/name[@revision]) to start from (default tiny-teacher)')
     .option('--accumulate <n>', 'micro-batches per optimizer step (default 1)', int)
     .option('--clip-norm <x>', 'clip the global gradient norm', num);
   addTrainingOptions(command).action(async (opts: Record<string, unknown>) => {
