@@ -11,7 +11,6 @@ import { createModel } from '../models/blip.js';
 import type { BlipModel } from '../models/blip.js';
 import { ARCHITECTURES, configArchitecture, parseBlipConfig } from '../models/config.js';
 import type { Architecture, BlipConfig } from '../models/config.js';
-import { withImageSize } from '../models/image-size.js';
 import { isPreset, listPresets } from '../models/presets.js';
 import { readPackageVersion } from '../version.js';
 import { writeJsonAtomic } from './atomic.js';
@@ -117,8 +116,6 @@ export interface LoadModelOptions {
   architecture?: Architecture;
   /** Allow missing and unexpected keys on purpose. */
   partial?: boolean;
-  /** Build the vision tower at this image side (--image-size); the position grid is resized to it. */
-  imageSize?: number;
   /** Endpoint, token, offline mode, cache folder and progress for models named on the hub (default: the HF_* environment). */
   hub?: HubOptions;
 }
@@ -133,11 +130,11 @@ export interface LoadedModel {
 /** Loads a Hugging Face BLIP folder, a dlip checkpoint folder, or a model by Hugging Face name. */
 export async function loadModel(spec: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
   const dir = await resolveModelPath(spec, { hub: options.hub });
-  const config = withImageSize(await readModelConfig(dir), options.imageSize, dir);
+  const config = await readModelConfig(dir);
   const manifest = await readManifest(dir);
   const architecture = options.architecture ?? manifest?.architecture ?? configArchitecture(config);
   if (!architecture) {
-    throw new Error(`${join(dir, CONFIG_FILE)}: "architectures" names ${JSON.stringify(config.architectures)}; dlip builds ${ARCHITECTURES.join(', ')} (name one there; code can pass loadModel's architecture option)`);
+    throw new Error(`${join(dir, CONFIG_FILE)}: "architectures" names ${JSON.stringify(config.architectures)}; dlip builds ${ARCHITECTURES.join(', ')} (pass an architecture explicitly)`);
   }
   if (manifest) {
     const actual = await sha256File(join(dir, manifest.weights));
