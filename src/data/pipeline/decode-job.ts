@@ -11,11 +11,22 @@ export interface DecodeJob {
   crop?: RandomResizedCrop & { seed: number };
 }
 
-export function runDecodeJob(job: DecodeJob): Promise<Float32Array> {
+/** libvips repeats a message once per attempt, a line each: one line, each message once. */
+function oneLine(message: string): string {
+  const kept: string[] = [];
+  for (const line of message.split('\n').map((l) => l.trim())) if (line && !kept.some((k) => k.includes(line))) kept.push(line);
+  return kept.join('; ');
+}
+
+export async function runDecodeJob(job: DecodeJob): Promise<Float32Array> {
   const { crop } = job;
-  return loadImageChw(job.path, {
-    size: job.size,
-    flip: job.flip,
-    crop: crop && ((w, h) => sampleCrop(w, h, crop, new Rng(crop.seed))),
-  });
+  try {
+    return await loadImageChw(job.path, {
+      size: job.size,
+      flip: job.flip,
+      crop: crop && ((w, h) => sampleCrop(w, h, crop, new Rng(crop.seed))),
+    });
+  } catch (err) {
+    throw new Error(oneLine(err instanceof Error ? err.message : String(err)));
+  }
 }

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import type { DecodeJob } from './decode-job.js';
 
 interface Pending {
+  job: DecodeJob;
   resolve: (data: Float32Array) => void;
   reject: (err: Error) => void;
 }
@@ -23,8 +24,14 @@ export function defaultWorkerCount(): number {
 
 export class DecodePool {
   private readonly slots: Slot[];
-  private readonly pending = new Map<number, Pending & { slot: Slot }>();
-  private readonly backlog: { id: number; job: DecodeJob; pending: Pending }[] = [];
+  private readonly pending = new Map<number, Pending & { slot: Slot; alone: boolean }>();
+  private readonly backlog: { id: number; pending: Pending }[] = [];
+  /**
+   * Jobs that failed among others, to decode again alone. libvips keeps one error buffer per process
+   * and every sharp call clears it, so a failure among concurrent decodes can report "Unknown error"
+   * or another image's error; alone, it reports its own.
+   */
+  private readonly retries: { id: number; pending: Pending }[] = [];
   private nextId = 0;
   private failure: Error | undefined;
 
@@ -42,20 +49,32 @@ export class DecodePool {
   decode(job: DecodeJob): Promise<Float32Array> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
-      this.backlog.push({ id: this.nextId++, job, pending: { resolve, reject } });
+      this.backlog.push({ id: this.nextId++, pending: { job, resolve, reject } });
       this.dispatch();
     });
   }
 
+  private send(slot: Slot, id: number, pending: Pending, alone: boolean): void {
+    // A worker with work keeps the process alive; an idle one must not keep it from exiting.
+    if (slot.inFlight++ === 0) slot.worker.ref();
+    this.pending.set(id, { ...pending, slot, alone });
+    slot.worker.postMessage({ id, job: pending.job });
+  }
+
   private dispatch(): void {
+    if (this.retries.length > 0) {
+      // Nothing else starts until the retries have run, one at a time, each alone.
+      if (this.pending.size === 0) {
+        const { id, pending } = this.retries.shift()!;
+        this.send(this.slots[0]!, id, pending, true);
+      }
+      return;
+    }
     while (this.backlog.length > 0) {
       const slot = this.slots.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
       if (slot.inFlight >= PER_WORKER) return;
-      const { id, job, pending } = this.backlog.shift()!;
-      // A worker with work keeps the process alive; an idle one must not keep it from exiting.
-      if (slot.inFlight++ === 0) slot.worker.ref();
-      this.pending.set(id, { ...pending, slot });
-      slot.worker.postMessage({ id, job });
+      const { id, pending } = this.backlog.shift()!;
+      this.send(slot, id, pending, false);
     }
   }
 
@@ -65,14 +84,15 @@ export class DecodePool {
     this.pending.delete(msg.id);
     if (--slot.inFlight === 0) slot.worker.unref();
     if (msg.data) p.resolve(msg.data);
-    else p.reject(new Error(msg.error ?? 'decode failed'));
+    else if (p.alone) p.reject(new Error(msg.error ?? 'decode failed'));
+    else this.retries.push({ id: msg.id, pending: p });
     this.dispatch();
   }
 
   private fail(err: Error): void {
     this.failure = new Error(`decode worker crashed: ${err.message}`);
     for (const p of this.pending.values()) p.reject(this.failure);
-    for (const b of this.backlog.splice(0)) b.pending.reject(this.failure);
+    for (const b of [...this.backlog.splice(0), ...this.retries.splice(0)]) b.pending.reject(this.failure);
     this.pending.clear();
   }
 
