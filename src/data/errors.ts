@@ -42,3 +42,16 @@ export function enforcePolicy(problems: readonly BadSample[], policy: OnBadSampl
   }
   warn(`skipped ${summary}:\n${formatBadSamples(problems)}`);
 }
+
+/** Samples left out under 'skip' since the last `take` (training logs the count per metrics line). */
+export class SkipCounter {
+  private count = 0;
+  readonly add = (n = 1): void => {
+    this.count += n;
+  };
+  take(): number {
+    const n = this.count;
+    this.count = 0;
+    return n;
+  }
+}

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import {
   DataError, detectCaptionFormat, loadAnswerList, loadCaptions, loadCocoCaptions, loadFlickrTokens, loadJsonlCaptions, loadKarpathy, loadVqa,
 } from '../../src/data/index.js';
-import { dataFixtures as D, photos } from './helpers.js';
+import { dataDir, dataFixtures as D, photos } from './helpers.js';
+
+const PHOTOS = { 'cat.jpg': 'cat.jpg', 'coffee.png': 'coffee.png', 'astronaut.webp': 'astronaut.webp' };
 
 test('Karpathy train records group by image; test records carry a list', () => {
   const train = loadKarpathy(join(D, 'karpathy_train.json'));
@@ -23,7 +25,7 @@ test('COCO captions, Flickr token files (with a split list) and JSONL', () => {
   assert.deepEqual(flickr.images.map((i) => [i.imageId, i.captions]), [
     ['cat', ['A tabby cat with green eyes .', 'A striped cat with a pink nose .']], ['coffee', ['A red cup of coffee on a wooden table .']], ['astronaut', ['An astronaut in an orange suit .']],
   ]);
-  const split = loadFlickrTokens(join(D, 'Flickr8k.token.txt'), { imageRoot: photos, splitFile: join(D, 'Flickr_8k.trainImages.txt') });
+  const split = loadFlickrTokens(join(D, 'Flickr8k.token.txt'), { imageRoot: photos, imageList: join(D, 'Flickr_8k.trainImages.txt') });
   assert.deepEqual(split.images.map((i) => i.imageId), ['cat', 'astronaut']);
   const jsonl = loadJsonlCaptions(join(D, 'captions.jsonl'));
   assert.deepEqual(jsonl.images.map((i) => [i.imageId, i.captions.length]), [['../photos/cat.jpg', 2], ['7', 1]]);
@@ -68,6 +70,46 @@ test('VQAv2 questions + annotations with the COCO image naming, and an answer li
   assert.deepEqual(loadAnswerList(join(D, 'vqa', 'answer_list.json')).slice(0, 2), ['cat', 'yes']);
   assert.throws(
     () => loadVqa(join(D, 'vqa', 'v2_OpenEnded_mscoco_val2014_questions.json'), { imagePattern: 'x/{id}.jpg' }),
-    /questions\[0\] \(question_id 110\): image file not found: .*x\/11\.jpg/,
+    /questions\.json: none of its 2 images exists under .*vqa \(e\.g\. .*x\/11\.jpg\); check the image folder .* and the image pattern "x\/\{id\}\.jpg"$/,
   );
+});
+
+test('Flickr8k captions.txt ("image,caption" CSV): quoted commas and quotes, unquoted commas, bad lines by number', () => {
+  const dir = dataDir(PHOTOS, {
+    'captions.txt': [
+      'image,caption',
+      'cat.jpg,"A cat, a tabby one , looks up ."',
+      'cat.jpg,"The cat says ""meow"" ."',
+      'coffee.png,A cup , a saucer and a spoon .',
+      'astronaut.webp,An astronaut in a "space" suit .',
+      'astronaut.webp',
+      '',
+    ].join('\r\n'),
+  });
+  const file = join(dir, 'captions.txt');
+  assert.equal(detectCaptionFormat(file), 'csv');
+  assert.throws(() => loadCaptions(file), /1 bad sample.*\n.*captions\.txt: line 6: expected "image,caption", got "astronaut\.webp"/);
+  const warnings: string[] = [];
+  const data = loadCaptions(file, { onBadSample: 'skip', warn: (m) => warnings.push(m) });
+  assert.deepEqual(data.images.map((i) => [i.imageId, i.captions]), [
+    ['cat', ['A cat, a tabby one , looks up .', 'The cat says "meow" .']],
+    ['coffee', ['A cup , a saucer and a spoon .']],
+    ['astronaut', ['An astronaut in a "space" suit .']],
+  ]);
+  assert.equal(warnings.length, 1);
+  // Read as a token file on purpose, it is one error that says what it is, not one per line.
+  assert.throws(() => loadCaptions(file, { format: 'flickr' }), (err: Error) => {
+    assert.ok(!err.message.includes('\n'), err.message);
+    assert.match(err.message, /captions\.txt: not a Flickr token file .*line 1 is "image,caption"\); it is "image,caption" CSV: format csv$/);
+    return true;
+  });
+});
+
+test("format detection tells Karpathy's dataset_*.json from the Karpathy list and COCO, and says what it expected", () => {
+  const dir = dataDir({}, {
+    'dataset_coco.json': { images: [{ filepath: 'val2014', filename: 'x.jpg', split: 'val', sentences: [{ raw: 'a' }] }], dataset: 'coco' },
+    'other.json': { captions: [] },
+  });
+  assert.equal(detectCaptionFormat(join(dir, 'dataset_coco.json')), 'karpathy-dataset');
+  assert.throws(() => detectCaptionFormat(join(dir, 'other.json')), /other\.json: not a caption file dlip reads: expected a Karpathy-split list .*Karpathy's dataset_\*\.json .*COCO captions/);
 });

@@ -8,8 +8,9 @@ const CocoImageSchema = z.object({ id: z.number().int(), file_name: z.string().m
 const CocoAnnotationSchema = z.object({ image_id: z.number().int(), caption: z.string().min(1) });
 const CocoTopSchema = z.object({ images: z.array(z.unknown()), annotations: z.array(z.unknown()) });
 
-export function loadCocoCaptions(file: string, options: LoadOptions = {}): CaptionDataset {
-  const top = parseTop(CocoTopSchema, readJson(file), file, 'a COCO captions file ({images, annotations})');
+/** `json`: the file's parsed content, when the caller has read it already. */
+export function loadCocoCaptions(file: string, options: LoadOptions = {}, json: unknown = readJson(file)): CaptionDataset {
+  const top = parseTop(CocoTopSchema, json, file, 'a COCO captions file ({images, annotations})');
   const images = parseRecords(CocoImageSchema, top.images, file, (i) => `images[${i}]`);
   const anns = parseRecords(CocoAnnotationSchema, top.annotations, file, (i) => `annotations[${i}]`);
   const problems: BadSample[] = [...images.problems, ...anns.problems];

@@ -11,8 +11,9 @@ export const KarpathyRecordSchema = z.object({
 });
 export type KarpathyRecord = z.input<typeof KarpathyRecordSchema>;
 
-export function loadKarpathy(file: string, options: LoadOptions = {}): CaptionDataset {
-  const records = parseTop(z.array(z.unknown()), readJson(file), file, 'a Karpathy-split JSON list of {image, caption} records');
+/** `json`: the file's parsed content, when the caller has read it already. */
+export function loadKarpathy(file: string, options: LoadOptions = {}, json: unknown = readJson(file)): CaptionDataset {
+  const records = parseTop(z.array(z.unknown()), json, file, 'a Karpathy-split JSON list of {image, caption} records');
   const { valid, problems } = parseRecords(KarpathyRecordSchema, records, file);
   const grouper = new CaptionGrouper(file, options.imageRoot ?? dirname(file));
   for (const { index, value } of valid) {

@@ -1,10 +1,9 @@
 // VQAv2: a questions file, an optional annotations file (10 answers per question; test sets have
 // none), and BLIP's answer list (a JSON array of candidate answers).
-import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { DataError, enforcePolicy, type BadSample } from '../errors.js';
-import { parseRecords, parseTop, readJson, resolveImage, type LoadOptions } from './common.js';
+import { DataError, type BadSample } from '../errors.js';
+import { applyPolicy, keepExistingImages, parseRecords, parseTop, readJson, resolveImage, type LoadOptions } from './common.js';
 
 const QuestionSchema = z.object({ question_id: z.number().int(), image_id: z.number().int(), question: z.string().min(1) });
 const QuestionsTopSchema = z.object({ data_subtype: z.string().optional(), questions: z.array(z.unknown()) });
@@ -65,8 +64,7 @@ export function loadVqa(questionsFile: string, options: VqaOptions = {}): VqaSam
   const root = options.imageRoot ?? dirname(questionsFile);
   const pattern = options.imagePattern ?? COCO_IMAGE_PATTERN;
   const subtype = top.data_subtype ?? '';
-  const exists = new Map<string, boolean>();
-  const samples: VqaSample[] = [];
+  const answered: VqaSample[] = [];
   for (const { index, value } of qs.valid) {
     const record = `questions[${index}] (question_id ${value.question_id})`;
     const ann = answers.get(value.question_id);
@@ -78,18 +76,10 @@ export function loadVqa(questionsFile: string, options: VqaOptions = {}): VqaSam
       problems.push({ file: annFile!, record: `question_id ${value.question_id}`, message: `image_id ${ann.image_id} differs from the question's ${value.image_id}` });
       continue;
     }
-    const image = resolveImage(root, imagePathFor(pattern, value.image_id, subtype));
-    if (options.checkImages !== false) {
-      if (!exists.has(image)) exists.set(image, existsSync(image));
-      if (!exists.get(image)) {
-        problems.push({ file: questionsFile, record, message: `image file not found: ${image}` });
-        continue;
-      }
-    }
-    samples.push({
+    answered.push({
       questionId: value.question_id,
       imageId: value.image_id,
-      image,
+      image: resolveImage(root, imagePathFor(pattern, value.image_id, subtype)),
       question: value.question,
       answers: ann ? ann.answers.map((a) => a.answer) : [],
       multipleChoiceAnswer: ann?.multiple_choice_answer,
@@ -98,9 +88,11 @@ export function loadVqa(questionsFile: string, options: VqaOptions = {}): VqaSam
       source: `${questionsFile}: ${record}`,
     });
   }
-  enforcePolicy(problems, options.onBadSample ?? 'fail', questionsFile, options.warn);
-  if (samples.length === 0) throw new DataError(`${questionsFile}: no usable questions`);
-  return samples;
+  const from = `${options.imageRootFrom ?? "the image folder (by default the questions file's folder)"} and the image pattern "${pattern}"`;
+  const { kept, problems: missing } = keepExistingImages(questionsFile, answered, (s) => s.image, (s) => s.source.slice(questionsFile.length + 2), root, { ...options, imageRootFrom: from });
+  applyPolicy([...problems, ...missing], options, questionsFile);
+  if (kept.length === 0) throw new DataError(`${questionsFile}: no usable questions`);
+  return kept;
 }
 
 /** BLIP's answer list: a JSON array of answer strings. */

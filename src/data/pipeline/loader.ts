@@ -43,6 +43,8 @@ export interface LoaderOptions<T> {
   pool?: DecodePool;
   onBadSample?: OnBadSample;
   warn?: Warn;
+  /** Called for each sample left out under onBadSample 'skip' (training counts them in its metrics). */
+  onSkip?: () => void;
 }
 
 export interface Batch<T> {
@@ -144,6 +146,7 @@ export async function* loadBatches<T>(items: readonly T[], options: LoaderOption
         const message = `${where}: cannot decode image ${options.image(items[decoded.index]!)}: ${decoded.error}`;
         if (policy === 'fail') throw new DataError(`bad sample (use --on-bad-sample skip to leave such samples out):\n  ${message}`);
         warn(`skipped ${message}`);
+        options.onSkip?.();
         continue;
       }
       collected.push(decoded);
