@@ -1,7 +1,8 @@
 // Parsing of option values shared by commands, with errors that name the bad value.
 import { readFile } from 'node:fs/promises';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
+import { ON_BAD_SAMPLE } from '../data/errors.js';
 
 export function int(value: string): number {
   const n = Number(value);
@@ -29,12 +30,19 @@ export async function readConfigFile(path: string): Promise<Record<string, unkno
   }
 }
 
+/** --on-bad-sample, on every command that reads data (its default, fail, lives with each command's defaults). */
+export function onBadSampleOption(): Option {
+  return new Option('--on-bad-sample <policy>', 'a malformed record or a missing or undecodable image: fail (stop, naming it; default) or skip (leave it out, with a warning)').choices(ON_BAD_SAMPLE);
+}
+
 /** The options `dlip pretrain` and `dlip finetune` share (their defaults live in PretrainConfigSchema). */
 export function addTrainingOptions(command: Command): Command {
   return command
     .option('--config <file>', 'JSON file with any of these options (command-line flags win)')
     .option('--data <dataset.json>', 'a dataset manifest (see `dlip data synth`); default: the built-in world')
     .option('--world <size>', 'built-in world size when --data is absent: tiny, small, large (default small)')
+    .addOption(onBadSampleOption())
+    .option('--image-size <px>', "train at this image side instead of the model config's (a multiple of its patch size; a checkpoint's position grid is resized bicubically)", int)
     .option('--epochs <n>', 'epochs to train (default 1)', int)
     .option('--steps <n>', 'optimizer steps to train (overrides --epochs)', int)
     .option('--batch-size <n>', 'images per batch (default 32)', int)

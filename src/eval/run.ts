@@ -4,6 +4,8 @@ import type { Dataset, Split } from '../data/manifest.js';
 import { builtinWorld } from '../data/world/synth.js';
 import { disposeBatch, loadBatches } from '../data/pipeline/loader.js';
 import { DecodePool } from '../data/pipeline/decode-pool.js';
+import { withoutUndecodable } from '../data/pipeline/decode-check.js';
+import type { OnBadSample } from '../data/errors.js';
 import { defaultTokenizer, ENC_ID, PAD_ID, SEP_ID } from '../data/tokenizer.js';
 import type { BlipTokenizer } from '../data/tokenizer.js';
 import { preCaption, preQuestion } from '../data/text.js';
@@ -54,6 +56,8 @@ export interface EvalOptions {
   vqaK?: number;
   /** Evaluate at most this many images (retrieval, captioning) or questions (VQA). */
   limit?: number;
+  /** A malformed record or a missing or undecodable image: stop (default) or leave it out before scoring. */
+  onBadSample?: OnBadSample;
   onProgress?: (task: Task, done: number, total: number) => void;
 }
 
@@ -88,17 +92,22 @@ export interface EvalReport {
 const isRetrieval = (m: BlipModel): m is BlipForImageTextRetrieval => m instanceof BlipForImageTextRetrieval;
 const canCaption = (m: BlipModel): m is BlipForConditionalGeneration | BlipForPreTraining => m instanceof BlipForConditionalGeneration || m instanceof BlipForPreTraining;
 
+/** With 'skip', the items whose image decodes, found first: scoring cannot lose an image half-way. */
+async function usable<T>(items: T[], image: (t: T) => string, source: (t: T) => string, o: EvalOptions, pool: DecodePool): Promise<T[]> {
+  return o.onBadSample === 'skip' ? withoutUndecodable(items, image, source, pool, 'the images to evaluate') : items;
+}
+
 /** Images in dataset order (no shuffle), decoded by the shared pool. */
 function pixelBatches<T>(items: readonly T[], image: (t: T) => string, describe: (t: T) => string, size: number, batchSize: number, pool: DecodePool) {
   return loadBatches(items, { batchSize, imageSize: size, image, describe, shuffle: false, pool });
 }
 
 async function retrieval(model: BlipForImageTextRetrieval, dataset: Dataset, o: EvalOptions, split: Split, tokenizer: BlipTokenizer, pool: DecodePool) {
-  const images = dataset.captions(split).images.slice(0, o.limit);
+  const images = await usable(dataset.captions(split, { onBadSample: o.onBadSample }).images.slice(0, o.limit), (i) => i.image, (i) => i.source, o, pool);
   const texts = images.flatMap((img, i) => img.captions.map((c) => ({ text: preCaption(c, 30), image: i })));
   const encoded = tokenizer.encodeToTensors(texts.map((t) => t.text), { maxLength: 35, padding: 'longest', firstToken: 'cls' });
   const size = model.config.vision_config.image_size;
-  const batches = pixelBatches(images, (i) => i.image, (i) => `${i.source}: ${i.image}`, size, o.batchSize ?? 32, pool);
+  const batches = pixelBatches(images, (i) => i.image, (i) => i.source, size, o.batchSize ?? 32, pool);
   const source = (async function* () {
     for await (const b of batches) yield b.pixels; // no text given: pixels are the batch's only tensor
   })();
@@ -116,7 +125,7 @@ async function retrieval(model: BlipForImageTextRetrieval, dataset: Dataset, o: 
 }
 
 async function caption(model: BlipForConditionalGeneration | BlipForPreTraining, dataset: Dataset, o: EvalOptions, split: Split, tokenizer: BlipTokenizer, pool: DecodePool) {
-  const images = dataset.captions(split).images.slice(0, o.limit);
+  const images = await usable(dataset.captions(split, { onBadSample: o.onBadSample }).images.slice(0, o.limit), (i) => i.image, (i) => i.source, o, pool);
   const prompt = tokenizer.encodeOne(o.prompt ?? BLIP_CAPTION_PROMPT).filter((id) => id !== SEP_ID).slice(1);
   const stated = dataset.manifest.generation;
   const from: 'options' | 'manifest' | 'blip' = o.maxLength !== undefined || o.minLength !== undefined ? 'options' : stated ? 'manifest' : 'blip';
@@ -126,7 +135,7 @@ async function caption(model: BlipForConditionalGeneration | BlipForPreTraining,
   const references: Record<string, string[]> = {};
   const size = model.config.vision_config.image_size;
   let done = 0;
-  for await (const b of pixelBatches(images, (i) => i.image, (i) => `${i.source}: ${i.image}`, size, o.batchSize ?? 32, pool)) {
+  for await (const b of pixelBatches(images, (i) => i.image, (i) => i.source, size, o.batchSize ?? 32, pool)) {
     const generated = generateCaptions(model, b.pixels, { prompt, numBeams: o.numBeams ?? 3, ...lengths });
     b.items.forEach((img, i) => {
       candidates[img.imageId] = tokenizer.decode(generated[i]!.tokens);
@@ -143,7 +152,7 @@ async function caption(model: BlipForConditionalGeneration | BlipForPreTraining,
 }
 
 async function vqa(model: BlipForQuestionAnswering, dataset: Dataset, o: EvalOptions, split: Split, tokenizer: BlipTokenizer, pool: DecodePool) {
-  const questions = dataset.vqa(split).slice(0, o.limit);
+  const questions = await usable(dataset.vqa(split, { onBadSample: o.onBadSample }).slice(0, o.limit), (q) => q.image, (q) => q.source, o, pool);
   const answers = dataset.answerList();
   const answerTokens = answers.map((a) => tokenizer.encodeOne(a).slice(1, -1));
   const predictions: { questionId: number; answer: string }[] = [];

@@ -11,6 +11,7 @@ import { createModel } from '../models/blip.js';
 import type { BlipModel } from '../models/blip.js';
 import { ARCHITECTURES, configArchitecture, parseBlipConfig } from '../models/config.js';
 import type { Architecture, BlipConfig } from '../models/config.js';
+import { withImageSize } from '../models/image-size.js';
 import { isPreset, listPresets } from '../models/presets.js';
 import { readPackageVersion } from '../version.js';
 import { writeJsonAtomic } from './atomic.js';
@@ -116,6 +117,8 @@ export interface LoadModelOptions {
   architecture?: Architecture;
   /** Allow missing and unexpected keys on purpose. */
   partial?: boolean;
+  /** Build the vision tower at this image side (--image-size); the position grid is resized to it. */
+  imageSize?: number;
   /** Endpoint, token, offline mode, cache folder and progress for models named on the hub (default: the HF_* environment). */
   hub?: HubOptions;
 }
@@ -130,7 +133,7 @@ export interface LoadedModel {
 /** Loads a Hugging Face BLIP folder, a dlip checkpoint folder, or a model by Hugging Face name. */
 export async function loadModel(spec: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
   const dir = await resolveModelPath(spec, { hub: options.hub });
-  const config = await readModelConfig(dir);
+  const config = withImageSize(await readModelConfig(dir), options.imageSize, dir);
   const manifest = await readManifest(dir);
   const architecture = options.architecture ?? manifest?.architecture ?? configArchitecture(config);
   if (!architecture) {

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { tf } from '../engine/backend.js';
 import { openDataset } from '../data/manifest.js';
+import { ON_BAD_SAMPLE, SkipCounter } from '../data/errors.js';
 import { builtinWorld } from '../data/world/synth.js';
 import { captionPairs } from '../data/pipeline/samples.js';
 import type { CaptionPair } from '../data/pipeline/samples.js';
@@ -14,6 +15,7 @@ import { DEC_ID, ENC_ID, PAD_ID, defaultTokenizer } from '../data/tokenizer.js';
 import { createModel } from '../models/blip.js';
 import type { BlipForPreTraining } from '../models/blip.js';
 import { resolveConfig } from '../models/resolve.js';
+import { withImageSize } from '../models/image-size.js';
 import { loadModel, resolveModelPath } from '../io/checkpoint.js';
 import { createRng, initParameters } from '../nn/init.js';
 import { MomentumContrast } from '../objectives/momentum.js';
@@ -30,6 +32,10 @@ export const PretrainConfigSchema = z.object({
   /** A dataset.json (or its folder); the built-in world when absent. */
   data: z.string().optional(),
   world: z.enum(['tiny', 'small', 'large']).default('small'),
+  /** A malformed record or a missing or undecodable image: stop ('fail') or leave it out ('skip', counted in metrics.jsonl). */
+  onBadSample: z.enum(ON_BAD_SAMPLE).default('fail'),
+  /** Train at this image side instead of the model config's (a multiple of its patch size). */
+  imageSize: z.number().int().optional(),
   out: z.string(),
   seed: z.number().int().default(0),
   batchSize: z.number().int().positive().default(32),
@@ -97,7 +103,8 @@ export async function pretrain(input: PretrainConfigInput, hooks: TrainHooks = {
   const cfg = parsed.data;
   const builtin = cfg.data === undefined;
   const dataset = openDataset(cfg.data ?? (await builtinWorld(cfg.world, 0)));
-  const pairs = captionPairs(dataset.captions('train'), cfg.maxWords);
+  const skipped = new SkipCounter();
+  const pairs = captionPairs(dataset.captions('train', { onBadSample: cfg.onBadSample, onSkip: (p) => skipped.add(p.length) }), cfg.maxWords);
   const imageIndex = new Map<string, number>();
   const items: PretrainItem[] = pairs.map((pair) => {
     if (!imageIndex.has(pair.imageId)) imageIndex.set(pair.imageId, imageIndex.size);
@@ -110,9 +117,9 @@ export async function pretrain(input: PretrainConfigInput, hooks: TrainHooks = {
   const resolved = resolveConfig(modelPath);
   let model: BlipForPreTraining;
   if (resolved.kind === 'folder') {
-    model = (await loadModel(modelPath, { architecture: 'BlipForPreTraining', partial: true })).model as BlipForPreTraining;
+    model = (await loadModel(modelPath, { architecture: 'BlipForPreTraining', partial: true, imageSize: cfg.imageSize })).model as BlipForPreTraining;
   } else {
-    model = createModel(resolved.config, 'BlipForPreTraining') as BlipForPreTraining;
+    model = createModel(withImageSize(resolved.config, cfg.imageSize, cfg.model), 'BlipForPreTraining') as BlipForPreTraining;
   }
   initParameters(model, cfg.seed); // fills whatever no checkpoint provided
   const imageSize = model.config.vision_config.image_size;
@@ -149,7 +156,7 @@ export async function pretrain(input: PretrainConfigInput, hooks: TrainHooks = {
           batchSize: cfg.batchSize,
           imageSize,
           image: (i) => i.pair.image,
-          describe: (i) => `${i.pair.source}: ${i.pair.image}`,
+          describe: (i) => i.pair.source, // the loader adds the image path
           text: (i) => (cfg.prompt ?? '') + i.pair.caption,
           tokenizer,
           maxLength: cfg.maxTokens,
@@ -160,6 +167,8 @@ export async function pretrain(input: PretrainConfigInput, hooks: TrainHooks = {
           skipBatches: skip,
           augment: { flipProbability: flip, flipSwapsLeftRight: builtin },
           pool,
+          onBadSample: cfg.onBadSample,
+          onSkip: skipped.add,
         },
         epoch,
       ),
@@ -174,14 +183,15 @@ export async function pretrain(input: PretrainConfigInput, hooks: TrainHooks = {
     // Retrieval when a contrastive or matching term trains, else captioning (greedy, for speed).
     evaluate: async (): Promise<Record<string, number>> => {
       if (captioningOnly) {
-        const report = await evaluateLoaded(model, 'training', dataset, { split: 'val', tasks: ['caption'], limit: cfg.evalImages, numBeams: 1, prompt: cfg.prompt ?? '' });
+        const report = await evaluateLoaded(model, 'training', dataset, { split: 'val', tasks: ['caption'], limit: cfg.evalImages, numBeams: 1, prompt: cfg.prompt ?? '', onBadSample: cfg.onBadSample });
         return { bleu4: report.caption!.bleu4, cider: report.caption!.cider };
       }
-      const report = await evaluateLoaded(model, 'training', dataset, { split: 'val', tasks: ['retrieval'], limit: cfg.evalImages, k: 16 });
+      const report = await evaluateLoaded(model, 'training', dataset, { split: 'val', tasks: ['retrieval'], limit: cfg.evalImages, k: 16, onBadSample: cfg.onBadSample });
       const r = report.retrieval!;
       return { tr1: r.recall[1]!, ir1: r.imageRecall[1]!, r_mean: r.mean };
     },
     selectMetric: captioningOnly ? 'cider' : 'r_mean',
+    takeSkipped: () => skipped.take(),
     saveState: momentum && (() => {
       const tensors = new Map<string, { shape: number[]; data: () => Float32Array }>();
       for (const [name, p] of momentum.model.namedParameters()) {

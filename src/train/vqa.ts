@@ -1,6 +1,7 @@
 // VQA fine-tuning (dlip finetune --task vqa): BlipForQuestionAnswering, initialised from a
 // pre-training checkpoint as BLIP does, trained with the frequency-weighted answer loss.
 import { openDataset } from '../data/manifest.js';
+import { SkipCounter } from '../data/errors.js';
 import { builtinWorld } from '../data/world/synth.js';
 import { DecodePool } from '../data/pipeline/decode-pool.js';
 import { disposeBatch, loadBatches } from '../data/pipeline/loader.js';
@@ -18,8 +19,8 @@ import type { TrainHooks, TrainResult, TrainTask } from './trainer.js';
 import { trainOptions } from './pretrain.js';
 import type { PretrainConfig } from './pretrain.js';
 
-async function startingModel(dir: string): Promise<BlipForQuestionAnswering> {
-  const { model } = await loadModel(dir);
+async function startingModel(dir: string, imageSize: number | undefined): Promise<BlipForQuestionAnswering> {
+  const { model } = await loadModel(dir, { imageSize });
   if (model.architecture === 'BlipForQuestionAnswering') return model as BlipForQuestionAnswering;
   if (model.architecture !== 'BlipForPreTraining') {
     model.dispose();
@@ -32,10 +33,11 @@ async function startingModel(dir: string): Promise<BlipForQuestionAnswering> {
 
 export async function finetuneVqa(cfg: PretrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const dataset = openDataset(cfg.data ?? (await builtinWorld(cfg.world, 0)));
-  const samples = dataset.vqa('train').filter((s) => s.answers.length > 0);
+  const skipped = new SkipCounter();
+  const samples = dataset.vqa('train', { onBadSample: cfg.onBadSample, onSkip: (p) => skipped.add(p.length) }).filter((s) => s.answers.length > 0);
   const batchesPerEpoch = Math.floor(samples.length / cfg.batchSize);
   if (batchesPerEpoch === 0) throw new Error(`${dataset.file}: ${samples.length} answered training questions are fewer than one batch of ${cfg.batchSize}`);
-  const model = await startingModel(cfg.model);
+  const model = await startingModel(cfg.model, cfg.imageSize);
   const tokenizer = defaultTokenizer();
   const pool = new DecodePool();
   const answers = (b: Batch<VqaSample>) => {
@@ -60,6 +62,8 @@ export async function finetuneVqa(cfg: PretrainConfig, hooks: TrainHooks = {}): 
         dropLast: true,
         skipBatches: skip,
         pool,
+        onBadSample: cfg.onBadSample,
+        onSkip: skipped.add,
       }, epoch),
     batchSize: (b) => b.items.length,
     loss: (b) => {
@@ -78,10 +82,11 @@ export async function finetuneVqa(cfg: PretrainConfig, hooks: TrainHooks = {}): 
     },
     release: (b) => disposeBatch(b),
     evaluate: async () => {
-      const report = await evaluateLoaded(model, 'training', dataset, { split: 'val', tasks: ['vqa'], limit: cfg.evalImages, vqaK: 16 });
+      const report = await evaluateLoaded(model, 'training', dataset, { split: 'val', tasks: ['vqa'], limit: cfg.evalImages, vqaK: 16, onBadSample: cfg.onBadSample });
       return { accuracy: report.vqa!.accuracy };
     },
     selectMetric: 'accuracy',
+    takeSkipped: () => skipped.take(),
   };
   try {
     return await train(task, trainOptions(cfg), hooks);

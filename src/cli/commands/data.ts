@@ -3,9 +3,10 @@ import { existsSync, statSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import {
-  CAPTION_FORMATS, DataError, DecodePool, enforcePolicy, loadCaptions, ON_BAD_SAMPLE, openDataset, parseWorldConfig, readJson, splitSizesFor,
-  synthesizeWorld, WORLD_SIZES, type BadSample, type CaptionFormat, type OnBadSample, type WorldConfigInput,
+  CAPTION_FORMATS, DataError, DecodePool, describeBadSample, loadCaptions, openDataset, parseWorldConfig, readJson, splitSizesFor, SPLITS,
+  synthesizeWorld, undecodableImages, WORLD_SIZES, type BadSample, type CaptionFormat, type LoadOptions, type OnBadSample, type WorldConfigInput,
 } from '../../data/index.js';
+import { onBadSampleOption } from '../options.js';
 
 function progressBar(label: string): { update: (done: number, total: number) => void; stop: () => void } {
   if (!process.stderr.isTTY) return { update: () => {}, stop: () => {} };
@@ -28,32 +29,6 @@ const positiveInt = (name: string) => (value: string) => {
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
   return n;
 };
-
-/** Decodes every image once; returns the ones that fail. */
-async function decodeAll(images: { image: string; source: string }[], label: string): Promise<BadSample[]> {
-  const pool = new DecodePool();
-  const bar = progressBar(label);
-  const problems: BadSample[] = [];
-  let done = 0;
-  try {
-    const window = 64;
-    for (let i = 0; i < images.length; i += window) {
-      await Promise.all(images.slice(i, i + window).map(async ({ image, source }) => {
-        try {
-          await pool.decode({ path: image, size: 32, flip: false });
-        } catch (err) {
-          const [file, ...rest] = source.split(': ');
-          problems.push({ file: file!, record: rest.join(': '), message: `cannot decode image ${image}: ${(err as Error).message}` });
-        }
-        bar.update(++done, images.length);
-      }));
-    }
-  } finally {
-    bar.stop();
-    await pool.close();
-  }
-  return problems;
-}
 
 export function registerData(program: Command): void {
   const data = program.command('data').description('make the built-in world; check data sets');
@@ -87,39 +62,80 @@ export function registerData(program: Command): void {
 
   data
     .command('check')
-    .description('load annotations (a dataset.json or folder, or one caption file) and decode every image, reporting bad samples by file and record')
-    .argument('<path>', 'dataset.json, a folder holding one, or a caption file (Karpathy JSON, COCO captions JSON, Flickr .token, JSONL)')
+    .description('load annotations (a dataset.json or folder, or one caption file) and decode every image, reporting every bad sample by file and record')
+    .argument('<path>', "dataset.json, a folder holding one, or a caption file (Karpathy JSON or dataset_*.json, COCO captions JSON, Flickr .token, image,caption CSV, JSONL)")
     .addOption(new Option('--format <name>', 'caption file format (default: detected)').choices(CAPTION_FORMATS))
     .option('--image-root <dir>', 'folder image paths are relative to (caption file only; default: its folder)')
-    .addOption(new Option('--on-bad-sample <policy>', 'fail: stop and list the first few; skip: warn and leave them out').choices(ON_BAD_SAMPLE).default('fail'))
+    .addOption(onBadSampleOption().default('fail'))
     .action(async (path: string, opts: { format?: CaptionFormat; imageRoot?: string; onBadSample: OnBadSample }) => {
       if (!existsSync(path)) throw new DataError(`${path}: no such file or folder`);
-      const policy = opts.onBadSample;
       const isManifest = statSync(path).isDirectory() || (path.endsWith('.json') && (readJson(path) as { format?: unknown })?.format === 'dlip-dataset');
-      const groups: { label: string; images: { image: string; source: string }[]; count: string }[] = [];
-      if (isManifest) {
-        const ds = openDataset(path);
-        for (const [split, s] of Object.entries(ds.manifest.splits)) {
-          const name = split as 'train' | 'val' | 'test';
-          if (s.captions) {
-            const caps = ds.captions(name, { onBadSample: policy });
-            groups.push({ label: `${split} captions`, images: caps.images, count: `${caps.images.length} images, ${caps.images.reduce((n, i) => n + i.captions.length, 0)} captions` });
-          }
-          if (s.vqa) {
-            const qs = ds.vqa(name, { onBadSample: policy });
-            const unique = new Map(qs.map((q) => [q.image, { image: q.image, source: q.source }]));
-            groups.push({ label: `${split} VQA`, images: [...unique.values()], count: `${qs.length} questions on ${unique.size} images` });
-          }
+      // Everything is read with 'skip' so that every problem, of annotations and of images, is found in one pass.
+      const problems: BadSample[] = [];
+      const errors: string[] = [];
+      const collect: LoadOptions = { onBadSample: 'skip', warn: () => {}, onSkip: (p) => problems.push(...p) };
+      const lines: string[] = [];
+      const pool = new DecodePool();
+      const check = async (label: string, load: () => { images: { image: string; source: string }[]; count: string }) => {
+        let loaded;
+        try {
+          loaded = load();
+        } catch (err) {
+          if (!(err instanceof DataError)) throw err;
+          errors.push(err.message);
+          lines.push(`${label}: unreadable`);
+          return;
         }
-        if (ds.manifest.answerList) process.stdout.write(`answer list: ${ds.answerList().length} answers\n`);
-      } else {
-        const caps = loadCaptions(path, { format: opts.format, imageRoot: opts.imageRoot, onBadSample: policy });
-        groups.push({ label: 'captions', images: caps.images, count: `${caps.images.length} images, ${caps.images.reduce((n, i) => n + i.captions.length, 0)} captions` });
+        const bar = progressBar(`decoding ${label}`);
+        const bad = await undecodableImages(loaded.images, (i) => i.image, (i) => i.source, pool, bar.update).finally(() => bar.stop());
+        problems.push(...bad.values());
+        const distinct = new Set(loaded.images.map((i) => i.image)).size;
+        lines.push(`${label}: ${loaded.count}; ${distinct - bad.size} of ${distinct} images decode`);
+      };
+      try {
+        if (isManifest) {
+          const ds = openDataset(path);
+          for (const split of SPLITS) {
+            const s = ds.manifest.splits[split];
+            if (s?.captions) {
+              await check(`${split} captions`, () => {
+                const caps = ds.captions(split, collect);
+                return { images: caps.images, count: `${caps.images.length} images, ${caps.images.reduce((n, i) => n + i.captions.length, 0)} captions` };
+              });
+            }
+            if (s?.vqa) {
+              await check(`${split} VQA`, () => {
+                const qs = ds.vqa(split, collect);
+                return { images: qs, count: `${qs.length} questions` };
+              });
+            }
+          }
+          for (const kind of ['captions', 'vqa'] as const) {
+            for (const o of ds.sharedImages(kind)) lines.push(`warning: ${kind} splits "${o.splits[0]}" and "${o.splits[1]}" share ${o.count} images (e.g. ${o.example})`);
+          }
+          if (ds.manifest.answerList) {
+            try {
+              lines.push(`answer list: ${ds.answerList().length} answers`);
+            } catch (err) {
+              if (!(err instanceof DataError)) throw err;
+              errors.push(err.message);
+            }
+          }
+        } else {
+          await check('captions', () => {
+            const caps = loadCaptions(path, { ...collect, format: opts.format, imageRoot: opts.imageRoot, imageRootFrom: '--image-root' });
+            return { images: caps.images, count: `${caps.images.length} images, ${caps.images.reduce((n, i) => n + i.captions.length, 0)} captions` };
+          });
+        }
+      } finally {
+        await pool.close();
       }
-      for (const g of groups) {
-        const problems = await decodeAll(g.images, `decoding ${g.label}`);
-        enforcePolicy(problems, policy, `${g.label} images`);
-        process.stdout.write(`${g.label}: ${g.count}, ${g.images.length - problems.length} images decode\n`);
+      for (const p of problems) lines.push(`bad sample: ${describeBadSample(p)}`);
+      for (const e of errors) lines.push(`error: ${e}`);
+      process.stdout.write(`${lines.join('\n')}\n`);
+      const total = problems.length + errors.length;
+      if (errors.length > 0 || (total > 0 && opts.onBadSample === 'fail')) {
+        throw new DataError(`${path}: ${problems.length} bad ${problems.length === 1 ? 'sample' : 'samples'}${errors.length ? ` and ${errors.length} unreadable ${errors.length === 1 ? 'file' : 'files'}` : ''} (listed above)`);
       }
     });
 }

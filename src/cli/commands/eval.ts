@@ -3,7 +3,8 @@ import { InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { evaluateModel, TASKS } from '../../eval/run.js';
 import type { EvalReport, Task } from '../../eval/run.js';
-import { int } from '../options.js';
+import { int, onBadSampleOption } from '../options.js';
+import type { OnBadSample } from '../../data/errors.js';
 import { writeJsonAtomic } from '../../io/atomic.js';
 
 function tasks(value: string): Task[] {
@@ -47,6 +48,7 @@ export function registerEval(program: Command): void {
     .description('score a model on retrieval (Recall@K), captioning (BLEU-4, CIDEr-D) and VQA (accuracy)')
     .requiredOption('--model <dir|name>', 'model folder (dlip checkpoint or Hugging Face BLIP folder) or Hugging Face name (owner/name[@revision])')
     .option('--data <dataset.json>', 'dataset manifest; default: the built-in world')
+    .addOption(onBadSampleOption())
     .option('--world <size>', 'built-in world size when --data is absent (default small)')
     .option('--split <name>', 'train, val or test (default test)')
     .option('--tasks <list>', `comma-separated: ${TASKS.join(', ')} (default: what the model can do)`, tasks)
@@ -60,7 +62,7 @@ export function registerEval(program: Command): void {
     .option('--json', 'print the report as JSON')
     .option('--out <file>', 'also write the JSON report to this file')
     .option('--results <prefix>', 'write <prefix>caption_results.json (COCO format) and <prefix>vqa_results.json (VQA format)')
-    .action(async (o: { model: string; data?: string; world?: 'tiny' | 'small' | 'large'; split?: 'train' | 'val' | 'test'; tasks?: Task[]; k?: number; itmFirstToken?: 'enc' | 'cls'; beams?: number; maxLength?: number; minLength?: number; limit?: number; batchSize?: number; json?: boolean; out?: string; results?: string }) => {
+    .action(async (o: { model: string; data?: string; world?: 'tiny' | 'small' | 'large'; split?: 'train' | 'val' | 'test'; tasks?: Task[]; k?: number; itmFirstToken?: 'enc' | 'cls'; beams?: number; maxLength?: number; minLength?: number; limit?: number; batchSize?: number; onBadSample?: OnBadSample; json?: boolean; out?: string; results?: string }) => {
       const { readManifest, readModelConfig, resolveModelPath } = await import('../../io/checkpoint.js');
       const dir = await resolveModelPath(o.model); // a hub name is fetched here; evaluateModel then finds it cached
       const architecture = (await readManifest(dir))?.architecture ?? (await readModelConfig(dir)).architectures?.[0];
@@ -84,6 +86,7 @@ export function registerEval(program: Command): void {
         minLength: o.minLength,
         limit: o.limit,
         batchSize: o.batchSize,
+        onBadSample: o.onBadSample,
         onProgress: (task, done, total) => {
           if (!process.stderr.isTTY) return;
           if (task !== current) {
