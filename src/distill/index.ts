@@ -1,0 +1,12 @@
+// The loss primitives of DLIP distillation (Kuang et al. 2023): soft logits, LM tokens, ITC features,
+// hidden states through learned adaptors, and attention maps of mapped layers.
+export { klFromLogProbs, softKl } from './kl.js';
+export { projectedLmKd } from './lm-kd.js';
+export type { LmTeacher, ProjectedStates, TopKTeacher } from './lm-kd.js';
+export { featureKd } from './feature-kd.js';
+export type { FeatureKdKind } from './feature-kd.js';
+export { layerMap, LayerMapSpecSchema } from './layer-map.js';
+export type { LayerMapSpec, LayerPair } from './layer-map.js';
+export { AdaptorSet, LayerAdaptors } from './adaptor.js';
+export { hiddenKd } from './hidden-kd.js';
+export { attentionKd } from './attention-kd.js';

@@ -1,0 +1,211 @@
+// Token-level distillation of the caption decoder: KL(teacher ‖ student) at temperature T per predicted
+// token, fused with the student's vocabulary projection and chunked like projectedCaptionLoss, so that
+// neither model's [B, L, V] logits (V = 30,524) exist whole, forward or backward.
+import { tf } from '../engine/backend.js';
+import { linear, matmul } from '../engine/ops.js';
+import { IGNORE_INDEX } from '../objectives/lm.js';
+import { expectRank, expectTemperature, fmt, sameShape } from './checks.js';
+
+/** A model's vocabulary projection with its inputs: logits = states·weightᵀ + bias. */
+export interface ProjectedStates {
+  /** [B, L, W] */
+  states: tf.Tensor;
+  /** [V, W] */
+  weight: tf.Tensor;
+  /** [V] */
+  bias: tf.Tensor;
+}
+
+/** The teacher's k largest logits per position (at temperature 1), as a logit cache stores them. */
+export interface TopKTeacher {
+  /** [B, L, k] int32 vocabulary ids. */
+  indices: tf.Tensor;
+  /** [B, L, k] */
+  logits: tf.Tensor;
+  /** log Σ exp of all V logits [B, L]. */
+  logSumExp: tf.Tensor;
+}
+
+export type LmTeacher = ProjectedStates | TopKTeacher;
+
+/**
+ * Teacher probabilities at T of one chunk of rows [c, V], and Σ p·log p per row [c]. Called inside a
+ * tidy, forward and again backward, so it allocates nothing that outlives one call.
+ */
+interface TeacherChunk {
+  probs: tf.Tensor;
+  negEntropy: tf.Tensor;
+}
+
+/**
+ * Flat row ids (b·L + t) of the scored positions. As captionLoss: position t predicts label t+1, and
+ * counts when t+1 exists and is not IGNORE_INDEX.
+ */
+function scoredRows(labels: tf.Tensor): Int32Array {
+  const [batch, length] = labels.shape as [number, number];
+  const raw = labels.dataSync();
+  const rows: number[] = [];
+  for (let b = 0; b < batch; b++) {
+    for (let t = 0; t + 1 < length; t++) if (Number(raw[b * length + t + 1]) !== IGNORE_INDEX) rows.push(b * length + t);
+  }
+  return Int32Array.from(rows);
+}
+
+/** p·log p from log p, with 0·log 0 = 0 (told by log p = −∞: see klFromLogProbs). */
+function plogp(logProbs: tf.Tensor): tf.Tensor {
+  const terms = tf.mul(tf.exp(logProbs), logProbs);
+  return tf.where(tf.greater(logProbs, -Infinity), terms, tf.zerosLike(terms));
+}
+
+function checkProjection(x: ProjectedStates, who: string, batch: number, length: number, vocab: number): void {
+  expectRank(x.states, 3, `lm KD: ${who} states [B, L, W]`);
+  const width = x.states.shape[2]!;
+  if (!sameShape(x.states.shape.slice(0, 2), [batch, length])) {
+    throw new Error(`lm KD: ${who} states ${fmt(x.states.shape)} do not match the labels [${batch},${length}] in [B, L]`);
+  }
+  if (!sameShape(x.weight.shape, [vocab, width])) {
+    throw new Error(`lm KD: ${who} projection weight ${fmt(x.weight.shape)} must be [V, W] = [${vocab},${width}] for states ${fmt(x.states.shape)}`);
+  }
+  if (!sameShape(x.bias.shape, [vocab])) throw new Error(`lm KD: ${who} projection bias ${fmt(x.bias.shape)} must be [${vocab}]`);
+}
+
+function checkTopK(x: TopKTeacher, batch: number, length: number, vocab: number): void {
+  expectRank(x.indices, 3, 'lm KD: teacher top-k indices [B, L, k]');
+  const [b, l, k] = x.indices.shape as [number, number, number];
+  if (b !== batch || l !== length) throw new Error(`lm KD: teacher top-k indices ${fmt(x.indices.shape)} do not match the labels [${batch},${length}] in [B, L]`);
+  if (x.indices.dtype !== 'int32') throw new Error(`lm KD: teacher top-k indices must be int32, got ${x.indices.dtype}`);
+  if (k < 1 || k > vocab) throw new Error(`lm KD: teacher top-k indices ${fmt(x.indices.shape)}: k must be in 1..${vocab} (the vocabulary)`);
+  if (!sameShape(x.logits.shape, x.indices.shape)) throw new Error(`lm KD: teacher top-k logits ${fmt(x.logits.shape)} must match its indices ${fmt(x.indices.shape)}`);
+  if (!sameShape(x.logSumExp.shape, [batch, length])) throw new Error(`lm KD: teacher logSumExp ${fmt(x.logSumExp.shape)} must be [B, L] = [${batch},${length}]`);
+}
+
+/** The teacher's tensors in a fixed order, for customGrad to keep them alive until the backward pass. */
+function tensorsOf(teacher: LmTeacher): tf.Tensor[] {
+  return 'indices' in teacher ? [teacher.indices, teacher.logits, teacher.logSumExp] : [teacher.states, teacher.weight, teacher.bias];
+}
+
+/** The same kind of teacher as `like`, made of `tensors` (tensorsOf's order). */
+function teacherFrom(like: LmTeacher, [a, b, c]: tf.Tensor[]): LmTeacher {
+  return 'indices' in like ? { indices: a!, logits: b!, logSumExp: c! } : { states: a!, weight: b!, bias: c! };
+}
+
+/** Exact teacher probabilities at T from its own projection. */
+function projectedTeacher(teacher: ProjectedStates, temperature: number): (ids: tf.Tensor) => TeacherChunk {
+  const width = teacher.states.shape[2]!;
+  return (ids) => {
+    const rows = tf.gather(teacher.states.reshape([-1, width]), ids);
+    const logProbs = tf.logSoftmax(tf.div(linear(rows, teacher.weight, teacher.bias), temperature));
+    return { probs: tf.exp(logProbs), negEntropy: tf.sum(plogp(logProbs), -1) };
+  };
+}
+
+/**
+ * Teacher probabilities at T from a top-k cache. The k cached tokens keep their exact probabilities
+ * exp(logit − logSumExp); the rest of the mass, 1 − Σ top-k, is spread evenly over the other V − k
+ * tokens (the cache does not know how it is really spread). At T ≠ 1 that tail is tempered as if those
+ * V − k tokens had equal logits: p_T ∝ p^(1/T), renormalised. With k = V it is exactly the teacher.
+ */
+function topKTeacher(teacher: TopKTeacher, vocab: number, temperature: number): (ids: tf.Tensor) => TeacherChunk {
+  const k = teacher.indices.shape[2]!;
+  const tail = vocab - k;
+  return (ids) => {
+    const rows = ids.shape[0]!;
+    const pick = (x: tf.Tensor, width: number) => tf.gather(x.reshape([-1, width]), ids);
+    const top = tf.sub(pick(teacher.logits, k), pick(teacher.logSumExp, 1)); // log p at T = 1 [c, k]
+    const topT = tf.div(top, temperature);
+    const at = tf.stack([tf.tile(tf.range(0, rows, 1, 'int32').reshape([-1, 1]), [1, k]), pick(teacher.indices, k)], -1);
+    if (tail === 0) {
+      const logProbs = tf.sub(topT, tf.logSumExp(topT, -1, true));
+      return { probs: tf.scatterND(at, tf.exp(logProbs), [rows, vocab]), negEntropy: tf.sum(plogp(logProbs), -1) };
+    }
+    // Rounding can make the cached mass exceed 1: the tail is then empty (log 0 = −∞, probability 0).
+    const rest = tf.relu(tf.sub(1, tf.sum(tf.exp(top), -1, true)));
+    const tailT = tf.div(tf.log(tf.div(rest, tail)), temperature); // [c, 1], per tail token
+    const logZ = tf.logSumExp(tf.concat([topT, tf.add(tailT, Math.log(tail))], 1), -1, true);
+    const logTop = tf.sub(topT, logZ);
+    const logTail = tf.sub(tailT, logZ);
+    const pTail = tf.exp(logTail);
+    const probs = tf.add(tf.scatterND(at, tf.sub(tf.exp(logTop), pTail), [rows, vocab]), pTail);
+    const negEntropy = tf.add(tf.sum(plogp(logTop), -1), tf.mul(plogp(logTail).reshape([-1]), tail));
+    return { probs, negEntropy };
+  };
+}
+
+/**
+ * Mean over scored positions of KL(teacher ‖ student) at `temperature`, times T². The student's logits
+ * are linear(student.states, weight, bias); the teacher is its own projection (computed outside the
+ * gradient tape: it gets no gradient) or a top-k cache. Only scored rows are projected, `chunk` of
+ * them at a time, forward and backward; the gradient reaches the student's states, weight and bias.
+ */
+export function projectedLmKd(student: ProjectedStates, teacher: LmTeacher, labels: tf.Tensor, temperature: number, chunk = 256): tf.Scalar {
+  expectTemperature(temperature, 'lm KD');
+  if (!(Number.isInteger(chunk) && chunk > 0)) throw new Error(`lm KD: chunk must be a positive integer, got ${chunk}`);
+  expectRank(labels, 2, 'lm KD: labels [B, L]');
+  const [batch, length] = labels.shape as [number, number];
+  const vocab = student.weight.shape[0]!;
+  checkProjection(student, 'student', batch, length, vocab);
+  if ('indices' in teacher) checkTopK(teacher, batch, length, vocab);
+  else checkProjection(teacher, 'teacher', batch, length, vocab);
+
+  const width = student.states.shape[2]!;
+  const rows = batch * length;
+  const scored = scoredRows(labels);
+  const spans: [number, number][] = [];
+  for (let start = 0; start < scored.length; start += chunk) spans.push([start, Math.min(chunk, scored.length - start)]);
+  const idsOf = ([start, size]: [number, number]) => tf.tensor1d(scored.subarray(start, start + size), 'int32');
+  const scale = (temperature * temperature) / Math.max(scored.length, 1);
+  const chunksOf = (t: LmTeacher) => ('indices' in t ? topKTeacher(t, vocab, temperature) : projectedTeacher(t, temperature));
+
+  const f = tf.customGrad(((h: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    const flat = h.reshape([rows, width]);
+    // The teacher is saved too: tensors made inside a function given to tf.grads are gone by backward.
+    save([flat, w, b, ...tensorsOf(teacher)]);
+    const teacherOf = chunksOf(teacher);
+    const total = tf.tidy(() => {
+      const sums = spans.map((span) =>
+        tf.tidy(() => {
+          const ids = idsOf(span);
+          const { probs, negEntropy } = teacherOf(ids);
+          const logQ = tf.logSoftmax(tf.div(linear(tf.gather(flat, ids), w, b), temperature));
+          return tf.sum(tf.sub(negEntropy, tf.sum(tf.mul(probs, logQ), -1)));
+        }),
+      );
+      return sums.length > 0 ? tf.mul(tf.addN(sums), scale) : tf.scalar(0);
+    });
+    return {
+      value: total as tf.Scalar,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sh, sw, sb, ...st] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, ...tf.Tensor[]];
+        const teacherOf = chunksOf(teacherFrom(teacher, st));
+        // d(KL·T²)/d logits = T·(softmax(logits/T) − teacher probs), over the scored rows.
+        const factor = tf.mul(dy, scale / temperature);
+        const dh: tf.Tensor[] = [];
+        let dw = tf.zerosLike(sw);
+        let db = tf.zerosLike(sb);
+        for (const span of spans) {
+          // Running sums keep one chunk of logits alive at a time.
+          const [hGrad, wGrad, bGrad] = tf.tidy(() => {
+            const ids = idsOf(span);
+            const hc = tf.gather(sh, ids);
+            const q = tf.softmax(tf.div(linear(hc, sw, sb), temperature));
+            const dLogits = tf.mul(tf.sub(q, teacherOf(ids).probs), factor);
+            return [matmul(dLogits, sw), tf.add(dw, matmul(dLogits, hc, true, false)), tf.add(db, tf.sum(dLogits, 0))];
+          });
+          dh.push(hGrad!);
+          dw.dispose();
+          db.dispose();
+          dw = wGrad!;
+          db = bGrad!;
+        }
+        const dStates = tf.tidy(() =>
+          dh.length > 0
+            ? tf.scatterND(tf.tensor2d(scored, [scored.length, 1], 'int32'), tf.concat(dh, 0), [rows, width]).reshape([batch, length, width])
+            : tf.zeros([batch, length, width]),
+        );
+        tf.dispose([...dh, factor]);
+        return [dStates, dw, db];
+      },
+    };
+  }) as Parameters<typeof tf.customGrad>[0]);
+  return f(student.states, student.weight, student.bias) as tf.Scalar;
+}
