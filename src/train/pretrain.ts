@@ -2,7 +2,6 @@
 // built-in world by default. Wires data → BlipForPreTraining → objectives → trainer.
 
 import { z } from 'zod';
-import { tf } from '../engine/backend.js';
 import { openDataset } from '../data/manifest.js';
 import { ON_BAD_SAMPLE, SkipCounter } from '../data/errors.js';
 import { builtinWorld } from '../data/world/synth.js';
@@ -23,7 +22,7 @@ import { finishMomentum, prepareMomentum, pretrainLosses } from '../objectives/p
 import type { MomentumFeatures, PretrainOptions } from '../objectives/pretrain.js';
 import { alphaAt } from './schedule.js';
 import { evaluateLoaded } from '../eval/run.js';
-import { train } from './trainer.js';
+import { train, warn } from './trainer.js';
 import type { TrainHooks, TrainOptions, TrainResult, TrainTask } from './trainer.js';
 
 export const PretrainConfigSchema = z.object({
@@ -112,6 +111,8 @@ export async function pretrain(input: PretrainConfigInput, hooks: TrainHooks = {
   });
   const batchesPerEpoch = Math.floor(items.length / cfg.batchSize);
   if (batchesPerEpoch === 0) throw new Error(`${dataset.file}: ${items.length} training pairs are fewer than one batch of ${cfg.batchSize}`);
+  const validates = dataset.manifest.splits.val?.captions !== undefined;
+  if (!validates) warn(hooks, `${dataset.file} has no "val" split with captions: the run is not validated and keeps no best/ model`);
 
   const modelPath = await resolveModelPath(cfg.model, { presets: true }); // a hub name: its snapshot in the HF cache
   const resolved = resolveConfig(modelPath);
@@ -181,7 +182,7 @@ export async function pretrain(input: PretrainConfigInput, hooks: TrainHooks = {
     after: (b, _ctx, prepared) => finishMomentum(toBatch(b), objective, prepared as MomentumFeatures | undefined),
     release: (b) => disposeBatch(b),
     // Retrieval when a contrastive or matching term trains, else captioning (greedy, for speed).
-    evaluate: async (): Promise<Record<string, number>> => {
+    evaluate: !validates ? undefined : async (): Promise<Record<string, number>> => {
       if (captioningOnly) {
         const report = await evaluateLoaded(model, 'training', dataset, { split: 'val', tasks: ['caption'], limit: cfg.evalImages, numBeams: 1, prompt: cfg.prompt ?? '', onBadSample: cfg.onBadSample });
         return { bleu4: report.caption!.bleu4, cider: report.caption!.cider };
@@ -192,26 +193,8 @@ export async function pretrain(input: PretrainConfigInput, hooks: TrainHooks = {
     },
     selectMetric: captioningOnly ? 'cider' : 'r_mean',
     takeSkipped: () => skipped.take(),
-    saveState: momentum && (() => {
-      const tensors = new Map<string, { shape: number[]; data: () => Float32Array }>();
-      for (const [name, p] of momentum.model.namedParameters()) {
-        if (p.materialized) tensors.set(`momentum.${name}`, { shape: [...p.shape], data: () => p.value.dataSync() as Float32Array });
-      }
-      tensors.set('queue.image', { shape: momentum.imageQueue.shape, data: () => momentum.imageQueue.dataSync() as Float32Array });
-      tensors.set('queue.text', { shape: momentum.textQueue.shape, data: () => momentum.textQueue.dataSync() as Float32Array });
-      return { tensors, json: { pointer: momentum.pointer, queueIds: momentum.queueIds } };
-    }),
-    loadState: momentum && ((tensors, json) => {
-      const state = z.object({ pointer: z.number().int(), queueIds: z.array(z.number()) }).parse(json);
-      for (const [name, p] of momentum.model.namedParameters()) {
-        const t = tensors.get(`momentum.${name}`);
-        if (t) p.assign(t.data as Float32Array, false);
-      }
-      momentum.imageQueue.assign(tf.tensor(tensors.get('queue.image')!.data as Float32Array, momentum.imageQueue.shape));
-      momentum.textQueue.assign(tf.tensor(tensors.get('queue.text')!.data as Float32Array, momentum.textQueue.shape));
-      momentum.pointer = state.pointer;
-      momentum.queueIds = state.queueIds;
-    }),
+    saveState: momentum && (() => momentum.state()),
+    loadState: momentum && ((tensors, json, source) => momentum.loadState(tensors, json, source)),
   };
 
   try {

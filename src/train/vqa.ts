@@ -14,7 +14,7 @@ import type { BlipForPreTraining, BlipForQuestionAnswering } from '../models/bli
 import { taskModelFrom } from '../models/convert.js';
 import { evaluateLoaded } from '../eval/run.js';
 import { answerWeights, vqaAnswerLoss } from '../objectives/vqa.js';
-import { train } from './trainer.js';
+import { train, warn } from './trainer.js';
 import type { TrainHooks, TrainResult, TrainTask } from './trainer.js';
 import { trainOptions } from './pretrain.js';
 import type { PretrainConfig } from './pretrain.js';
@@ -37,6 +37,8 @@ export async function finetuneVqa(cfg: PretrainConfig, hooks: TrainHooks = {}): 
   const samples = dataset.vqa('train', { onBadSample: cfg.onBadSample, onSkip: (p) => skipped.add(p.length) }).filter((s) => s.answers.length > 0);
   const batchesPerEpoch = Math.floor(samples.length / cfg.batchSize);
   if (batchesPerEpoch === 0) throw new Error(`${dataset.file}: ${samples.length} answered training questions are fewer than one batch of ${cfg.batchSize}`);
+  const validates = dataset.manifest.splits.val?.vqa !== undefined;
+  if (!validates) warn(hooks, `${dataset.file} has no "val" split with VQA questions: the run is not validated and keeps no best/ model`);
   const model = await startingModel(cfg.model, cfg.imageSize);
   const tokenizer = defaultTokenizer();
   const pool = new DecodePool();
@@ -81,7 +83,7 @@ export async function finetuneVqa(cfg: PretrainConfig, hooks: TrainHooks = {}): 
       return { total: loss, terms: { vqa: loss } };
     },
     release: (b) => disposeBatch(b),
-    evaluate: async () => {
+    evaluate: !validates ? undefined : async () => {
       const report = await evaluateLoaded(model, 'training', dataset, { split: 'val', tasks: ['vqa'], limit: cfg.evalImages, vqaK: 16, onBadSample: cfg.onBadSample });
       return { accuracy: report.vqa!.accuracy };
     },
