@@ -6,13 +6,32 @@ import { ON_BAD_SAMPLE } from '../data/errors.js';
 
 export function int(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError(`"${value}" is not an integer`);
+  // Number('') is 0: an empty value is no number.
+  if (value.trim() === '' || !Number.isInteger(n)) throw new InvalidArgumentError(`"${value}" is not an integer`);
+  return n;
+}
+
+export function positiveInt(value: string): number {
+  const n = int(value);
+  if (n < 1) throw new InvalidArgumentError(`"${value}" is not a positive integer (1 or more)`);
+  return n;
+}
+
+export function nonNegativeInt(value: string): number {
+  const n = int(value);
+  if (n < 0) throw new InvalidArgumentError(`"${value}" is not a non-negative integer (0 or more)`);
   return n;
 }
 
 export function num(value: string): number {
   const n = Number(value);
-  if (!Number.isFinite(n)) throw new InvalidArgumentError(`"${value}" is not a number`);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`"${value}" is not a number`);
+  return n;
+}
+
+export function positiveNum(value: string): number {
+  const n = num(value);
+  if (n <= 0) throw new InvalidArgumentError(`"${value}" is not a positive number`);
   return n;
 }
 
@@ -43,17 +62,19 @@ export function addTrainingOptions(command: Command): Command {
     .option('--world <size>', 'built-in world size when --data is absent: tiny, small, large (default small)')
     .addOption(onBadSampleOption())
     .option('--image-size <px>', "train at this image side instead of the model config's (a multiple of its patch size; a checkpoint's position grid is resized bicubically)", int)
-    .option('--epochs <n>', 'epochs to train (default 1)', int)
-    .option('--steps <n>', 'optimizer steps to train (overrides --epochs)', int)
-    .option('--batch-size <n>', 'images per batch (default 32)', int)
-    .option('--lr <x>', 'peak learning rate (default 3e-4), warm-up then cosine decay', num)
-    .option('--warmup-steps <n>', 'linear warm-up steps (default 100)', int)
-    .option('--queue-size <n>', 'ITC momentum queue length (BLIP: 57600); 0 = plain in-batch InfoNCE, no momentum encoders (default 0)', int)
-    .option('--eval-every <n>', 'steps between validation runs; the best model goes to best/ (default: at the end)', int)
-    .option('--eval-images <n>', 'validation images per evaluation (default 200)', int)
-    .option('--checkpoint-every <n>', 'steps between checkpoints (default 200)', int)
+    .option('--epochs <n>', 'epochs to train (default 1)', positiveInt)
+    .option('--steps <n>', 'optimizer steps to train (overrides --epochs)', positiveInt)
+    .option('--batch-size <n>', 'images per batch (default 32)', positiveInt)
+    .option('--accumulate <n>', 'micro-batches per optimizer step (default 1)', positiveInt)
+    .option('--lr <x>', 'peak learning rate (default 3e-4), warm-up then cosine decay', positiveNum)
+    .option('--warmup-steps <n>', 'linear warm-up steps (default 100)', nonNegativeInt)
+    .option('--clip-norm <x>', 'clip the global gradient norm to this (default: no clipping)', positiveNum)
+    .option('--queue-size <n>', 'ITC momentum queue length (BLIP: 57600); 0 = plain in-batch InfoNCE, no momentum encoders (default 0)', nonNegativeInt)
+    .option('--eval-every <n>', 'steps between validation runs on the val split; the best model goes to best/ (default: at the end)', positiveInt)
+    .option('--eval-images <n>', 'validation images per evaluation (default 200)', positiveInt)
+    .option('--checkpoint-every <n>', 'steps between checkpoints (default 200)', positiveInt)
     .option('--seed <n>', 'seed for init, data order, augmentation and sampling (default 0)', int)
-    .option('--resume', 'continue the run in --out from its last checkpoint');
+    .option('--resume', 'continue the run in --out from its last checkpoint (refused if there is none or the run finished)');
 }
 
 /** A command's options: those of --config, overridden by the flags given. */

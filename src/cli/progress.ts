@@ -1,24 +1,51 @@
-// A training progress bar (step, loss, images/s, ETA) on stderr, quiet when stderr is not a terminal.
+// A training progress bar (step, loss, images/s, ETA) on stderr, redrawn every 30 s when stderr is
+// not a terminal; warnings and evaluations print on their own lines.
 import cliProgress from 'cli-progress';
-import type { TrainEvent, TrainHooks } from '../train/trainer.js';
+import type { TrainEvent, TrainHooks, TrainResult } from '../train/trainer.js';
 
-export function trainingProgress(label: string): TrainHooks & { stop(): void } {
-  const interactive = process.stderr.isTTY === true;
+/** Seconds as "<1s", "45s", "12m05s" or "3h07m". */
+function duration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 1) return '<1s';
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** The closing line of a run: the steps this process trained (from where it resumed), time and loss. */
+export function trainedSummary(result: TrainResult): string {
+  const trained = result.steps - result.startStep;
+  const where = result.startStep > 0 ? ` (resumed at step ${result.startStep}, now at ${result.steps})` : '';
+  const loss = Number.isFinite(result.lastLoss) ? `, final loss ${result.lastLoss.toFixed(4)}` : '';
+  return `trained ${trained} step${trained === 1 ? '' : 's'}${where} in ${result.seconds.toFixed(0)} s${loss}`;
+}
+
+export function trainingProgress(label: string, stream: NodeJS.WritableStream & { isTTY?: boolean } = process.stderr): TrainHooks & { stop(): void } {
+  const interactive = stream.isTTY === true;
   const bar = new cliProgress.SingleBar(
     {
-      format: `${label} [{bar}] {value}/{total} steps | loss {loss} | {ips} img/s | ETA {eta_formatted}`,
-      stream: process.stderr,
+      // The ETA is ours ({eta} is cli-progress's own, "0s" before it has a rate).
+      format: `${label} [{bar}] {value}/{total} steps | loss {loss} | {ips} img/s | ETA {remaining}`,
+      stream,
       hideCursor: interactive,
       noTTYOutput: !interactive,
       notTTYSchedule: 30_000,
-      etaBuffer: 50,
     },
     cliProgress.Presets.shades_classic,
   );
   let started = false;
+  let first: { step: number; time: number } | undefined;
+  const eta = (e: TrainEvent): string => {
+    const now = Date.now();
+    first ??= { step: e.step, time: now };
+    // The rate is measured from the first step this process finished: until a second one, there is none.
+    if (e.step >= e.totalSteps) return '0s';
+    if (e.step === first.step) return '--';
+    return duration((((now - first.time) / 1000) * (e.totalSteps - e.step)) / (e.step - first.step));
+  };
   return {
     onStep(e: TrainEvent) {
-      const payload = { loss: e.loss.toFixed(4), ips: e.imagesPerSecond.toFixed(1) };
+      const payload = { loss: e.loss.toFixed(4), ips: e.imagesPerSecond.toFixed(1), remaining: eta(e) };
       if (!started) {
         bar.start(e.totalSteps, e.step, payload);
         started = true;
@@ -28,7 +55,12 @@ export function trainingProgress(label: string): TrainHooks & { stop(): void } {
       const text = Object.entries(metrics).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
       if (started) bar.stop(); // also ends the non-TTY redraw timer, which would keep the process alive
       started = false;
-      process.stderr.write(`step ${step}: ${text}\n`);
+      stream.write(`step ${step}: ${text}\n`);
+    },
+    onWarning(message) {
+      if (started) bar.stop();
+      started = false;
+      stream.write(`dlip: warning: ${message}\n`);
     },
     stop() {
       if (started) bar.stop();

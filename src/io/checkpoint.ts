@@ -137,7 +137,7 @@ export async function loadModel(spec: string, options: LoadModelOptions = {}): P
   const manifest = await readManifest(dir);
   const architecture = options.architecture ?? manifest?.architecture ?? configArchitecture(config);
   if (!architecture) {
-    throw new Error(`${join(dir, CONFIG_FILE)}: "architectures" names ${JSON.stringify(config.architectures)}; dlip builds ${ARCHITECTURES.join(', ')} (pass an architecture explicitly)`);
+    throw new Error(`${join(dir, CONFIG_FILE)}: "architectures" names ${JSON.stringify(config.architectures)}; dlip builds ${ARCHITECTURES.join(', ')} (name one there; code can pass loadModel's architecture option)`);
   }
   if (manifest) {
     const actual = await sha256File(join(dir, manifest.weights));

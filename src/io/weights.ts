@@ -79,7 +79,8 @@ export function applyWeights(model: Module, tensors: Map<string, LoadedTensor>, 
     }
   }
   if (problems.length) {
-    const hint = options.partial ? '' : '\n(pass partial: true / --partial to load a subset on purpose)';
+    // No command has a flag to load a subset on purpose: the hint names what a user can check and what code can pass.
+    const hint = options.partial ? '' : '\n(check that config.json describes these weights; code can load a subset on purpose with { partial: true })';
     throw new Error(`weights${options.source ? ` from ${options.source}` : ''} do not fit the model:\n${problems.join('\n')}${hint}`);
   }
   for (const [name, data] of values) {

@@ -35,10 +35,11 @@ export async function finetune(input: FinetuneInput, hooks: TrainHooks = {}): Pr
     throw new Error(`--task ${input.task} is not supported; fine-tuning covers ${FINETUNE_TASKS.join(', ')}`);
   }
   const { task: _task, prompt, ...rest } = input;
+  // Checked here for every task, so errors name the command the user ran.
+  const parsed = PretrainConfigSchema.safeParse(rest);
+  if (!parsed.success) throw new Error(`invalid finetune options:\n${z.prettifyError(parsed.error)}`);
   let result: TrainResult;
   if (task === 'vqa') {
-    const parsed = PretrainConfigSchema.safeParse(rest);
-    if (!parsed.success) throw new Error(`invalid finetune options:\n${z.prettifyError(parsed.error)}`);
     result = await finetuneVqa(parsed.data, hooks);
   } else {
     const weights = task === 'retrieval' ? { itc: 1, itm: 1, lm: 0 } : { itc: 0, itm: 0, lm: 1 };

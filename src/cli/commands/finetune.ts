@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { finetune, FINETUNE_TASKS } from '../../train/finetune.js';
 import type { FinetuneInput } from '../../train/finetune.js';
-import { trainingProgress } from '../progress.js';
+import { trainedSummary, trainingProgress } from '../progress.js';
 import { addTrainingOptions, mergedOptions } from '../options.js';
 
 export function registerFinetune(program: Command): void {
@@ -15,6 +15,6 @@ export function registerFinetune(program: Command): void {
   addTrainingOptions(command).action(async (opts: Record<string, unknown>) => {
     const progress = trainingProgress(`finetune ${String(opts.task)}`);
     const result = await finetune((await mergedOptions(opts)) as unknown as FinetuneInput, progress).finally(() => progress.stop());
-    process.stdout.write(`trained ${result.steps} steps in ${result.seconds.toFixed(0)} s\nmodel: ${result.modelDir}\n`);
+    process.stdout.write(`${trainedSummary(result)}\nmodel: ${result.modelDir}\n`);
   });
 }

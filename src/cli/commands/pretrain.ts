@@ -1,20 +1,18 @@
 import type { Command } from 'commander';
 import { pretrain } from '../../train/pretrain.js';
 import type { PretrainConfigInput } from '../../train/pretrain.js';
-import { trainingProgress } from '../progress.js';
-import { addTrainingOptions, int, mergedOptions, num } from '../options.js';
+import { trainedSummary, trainingProgress } from '../progress.js';
+import { addTrainingOptions, mergedOptions } from '../options.js';
 
 export function registerPretrain(program: Command): void {
   const command = program
     .command('pretrain')
     .description('pre-train a BLIP model (ITC + ITM + LM) — by default the tiny-teacher preset on the built-in world')
     .requiredOption('--out <dir>', 'run folder: checkpoints, metrics.jsonl, final/ and best/ models')
-    .option('--model <preset|dir|name>', 'preset, model folder, config JSON or Hugging Face name (owner/name[@revision]) to start from (default tiny-teacher)')
-    .option('--accumulate <n>', 'micro-batches per optimizer step (default 1)', int)
-    .option('--clip-norm <x>', 'clip the global gradient norm', num);
+    .option('--model <preset|dir|name>', 'preset, model folder, config JSON or Hugging Face name (owner/name[@revision]) to start from (default tiny-teacher)');
   addTrainingOptions(command).action(async (opts: Record<string, unknown>) => {
     const progress = trainingProgress('pretrain');
     const result = await pretrain((await mergedOptions(opts)) as PretrainConfigInput, progress).finally(() => progress.stop());
-    process.stdout.write(`trained ${result.steps} steps in ${result.seconds.toFixed(0)} s, final loss ${result.lastLoss.toFixed(4)}\nmodel: ${result.finalDir}\n`);
+    process.stdout.write(`${trainedSummary(result)}\nmodel: ${result.finalDir}\n`);
   });
 }
