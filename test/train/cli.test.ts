@@ -46,6 +46,8 @@ describe('training commands', () => {
       assert.equal(run.status, 1, flag);
       assert.match(run.stderr, new RegExp(`option '${flag} <n>' argument '0' is invalid\\. "0" is not a positive integer`), flag);
     }
+    const size = dlip('data', 'synth', '--out', join(work, 'never'), '--size', '0');
+    assert.match(size.stderr, /option '--size <px>' argument '0' is invalid\. "0" is not a positive integer/);
     const negative = dlip('pretrain', '--out', join(work, 'never'), '--warmup-steps', '-1');
     assert.match(negative.stderr, /"-1" is not a non-negative integer/);
   });

@@ -1,12 +1,12 @@
 // `dlip data …`: make the built-in world, and check a data set (annotations and every image).
 import { existsSync, statSync } from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import {
   CAPTION_FORMATS, DataError, DecodePool, describeBadSample, loadCaptions, openDataset, parseWorldConfig, readJson, splitSizesFor, SPLITS,
   synthesizeWorld, undecodableImages, WORLD_SIZES, type BadSample, type CaptionFormat, type LoadOptions, type OnBadSample, type WorldConfigInput,
 } from '../../data/index.js';
-import { onBadSampleOption } from '../options.js';
+import { nonNegativeInt, onBadSampleOption, positiveInt } from '../options.js';
 
 function progressBar(label: string): { update: (done: number, total: number) => void; stop: () => void } {
   if (!process.stderr.isTTY) return { update: () => {}, stop: () => {} };
@@ -24,12 +24,6 @@ function progressBar(label: string): { update: (done: number, total: number) => 
   };
 }
 
-const positiveInt = (name: string) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
-  return n;
-};
-
 export function registerData(program: Command): void {
   const data = program.command('data').description('make the built-in world; check data sets');
 
@@ -38,8 +32,8 @@ export function registerData(program: Command): void {
     .description('write the built-in world (PNG images, Karpathy/BLIP caption JSON, VQAv2 questions/annotations, answer list, dataset.json)')
     .requiredOption('--out <dir>', 'output folder')
     .option('--images <n|name>', `total images (split 80/10/10) or a named size: ${Object.entries(WORLD_SIZES).map(([k, v]) => `${k} (${v.train}/${v.val}/${v.test})`).join(', ')}`, 'small')
-    .option('--size <px>', 'rendered image side in pixels', positiveInt('--size'))
-    .option('--seed <k>', 'random seed (the same seed gives the same files)', positiveInt('--seed'), 0)
+    .option('--size <px>', 'rendered image side in pixels', positiveInt)
+    .option('--seed <k>', 'random seed (the same seed gives the same files)', nonNegativeInt, 0)
     .option('--config <file>', 'JSON file of world difficulty knobs (shapes, colours, sizes, minObjects, maxObjects, noise, textureStrokes, colourJitter, positionJitter, maxRotation, captionsPerImage, questionsPerImage, answerNoise, synonymRate)')
     .option('--force', 'replace a non-empty output folder')
     .action(async (opts: { out: string; images: string; size?: number; seed: number; config?: string; force?: boolean }) => {
