@@ -177,9 +177,6 @@ export async function train<B>(task: TrainTask<B>, options: TrainOptions, hooks:
   const stepsPerEpoch = Math.max(1, Math.floor(task.batchesPerEpoch / accumulate));
   const totalSteps = options.steps ?? (options.epochs ?? 1) * stepsPerEpoch;
   const schedule: ScheduleOptions = { ...options.schedule, totalSteps };
-  if (schedule.warmupSteps > totalSteps) {
-    warn(hooks, `the run's ${totalSteps} steps end inside the ${schedule.warmupSteps}-step warm-up: the learning rate peaks at ${learningRate(totalSteps - 1, schedule).toPrecision(3)}, not ${schedule.lr} (lower --warmup-steps)`);
-  }
   const logPath = join(options.outDir, METRICS_LOG);
   const finalDir = join(options.outDir, FINAL_DIR);
 
@@ -188,13 +185,16 @@ export async function train<B>(task: TrainTask<B>, options: TrainOptions, hooks:
   if (options.resume) {
     if (!existing) throw new Error(`cannot resume: ${options.outDir} holds no checkpoint (${join(CHECKPOINT_DIR, 'trainer.json')}); run without --resume to start afresh`);
     resumed = TrainerStateSchema.parse(JSON.parse(await readFile(join(existing, 'trainer.json'), 'utf8')));
-    if (resumed.seed !== options.seed) throw new Error(`${existing}: checkpoint was trained with seed ${resumed.seed}, not ${options.seed}`);
+    if (resumed.seed !== options.seed) throw new Error(`${existing}: checkpoint was trained with seed ${resumed.seed}, not ${options.seed} (resume with --seed ${resumed.seed})`);
     // A run killed between its last checkpoint and final/ resumes to write final/; a complete one has nothing left.
     if (resumed.step >= totalSteps && existsSync(join(finalDir, MANIFEST_FILE))) {
       throw new Error(`${options.outDir}: the run already finished (step ${resumed.step} of ${totalSteps}; model in ${finalDir}), nothing to resume`);
     }
   } else if (existing) {
     throw new Error(`${options.outDir} already holds a run (${existing}); pass --resume to continue it or choose another --out`);
+  }
+  if (schedule.warmupSteps > totalSteps) {
+    warn(hooks, `the run's ${totalSteps} steps end inside the ${schedule.warmupSteps}-step warm-up: the learning rate peaks at ${learningRate(totalSteps - 1, schedule).toPrecision(3)}, not ${schedule.lr} (lower --warmup-steps)`);
   }
   await mkdir(options.outDir, { recursive: true });
   const params = task.model.namedParameters();
