@@ -61,7 +61,7 @@ export function addTrainingOptions(command: Command): Command {
     .option('--data <dataset.json>', 'a dataset manifest (see `dlip data synth`); default: the built-in world')
     .option('--world <size>', 'built-in world size when --data is absent: tiny, small, large (default small)')
     .addOption(onBadSampleOption())
-    .option('--image-size <px>', "train at this image side instead of the model config's (a multiple of its patch size; a checkpoint's position grid is resized bicubically)", int)
+    .option('--image-size <px>', "train at this image side instead of the model config's (a multiple of its patch size; a checkpoint's position grid is resized bicubically)", positiveInt)
     .option('--epochs <n>', 'epochs to train (default 1)', positiveInt)
     .option('--steps <n>', 'optimizer steps to train (overrides --epochs)', positiveInt)
     .option('--batch-size <n>', 'images per batch (default 32)', positiveInt)

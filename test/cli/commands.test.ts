@@ -74,5 +74,9 @@ describe('dlip commands', () => {
     await assert.rejects(parse(['eval', '--model', 'm', '--no-such-flag']), /unknown option '--no-such-flag'/);
     await assert.rejects(parse(['eval', '--model', 'm', '--tasks', 'ocr']), /unknown task/);
     await assert.rejects(parse(['eval']), /required option '--model/);
+    for (const flag of ['--k', '--beams', '--max-length', '--limit', '--batch-size']) {
+      await assert.rejects(parse(['eval', '--model', 'm', flag, '0']), /positive/, `${flag} 0`);
+    }
+    await assert.rejects(parse(['pretrain', '--image-size', '0']), /positive/);
   });
 });

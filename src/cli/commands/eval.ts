@@ -3,7 +3,7 @@ import { InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { evaluateModel, TASKS } from '../../eval/run.js';
 import type { EvalReport, Task } from '../../eval/run.js';
-import { int, onBadSampleOption } from '../options.js';
+import { nonNegativeInt, onBadSampleOption, positiveInt } from '../options.js';
 import type { OnBadSample } from '../../data/errors.js';
 import { writeJsonAtomic } from '../../io/atomic.js';
 
@@ -52,13 +52,13 @@ export function registerEval(program: Command): void {
     .option('--world <size>', 'built-in world size when --data is absent (default small)')
     .option('--split <name>', 'train, val or test (default test)')
     .option('--tasks <list>', `comma-separated: ${TASKS.join(', ')} (default: what the model can do)`, tasks)
-    .option('--k <n>', "retrieval: candidates reranked with ITM per query (default: the dataset's retrievalK, else 256 as BLIP on COCO)", int)
+    .option('--k <n>', "retrieval: candidates reranked with ITM per query (default: the dataset's retrievalK, else 256 as BLIP on COCO)", positiveInt)
     .option('--itm-first-token <token>', 'retrieval: first text token of the ITM rerank, enc (BLIP, as dlip trains) or cls (the Hugging Face port) (default enc)', itmFirstToken)
-    .option('--beams <n>', 'captioning: beam width (default 3)', int)
-    .option('--max-length <n>', "captioning: longest sequence in tokens, [DEC] and prompt included as BLIP counts (default: the dataset's, else 20)", int)
-    .option('--min-length <n>', "captioning: EOS blocked until the sequence has n tokens, counted likewise (default: the dataset's, else 5)", int)
-    .option('--limit <n>', 'evaluate only the first n images or questions', int)
-    .option('--batch-size <n>', 'images per forward (default 32)', int)
+    .option('--beams <n>', 'captioning: beam width (default 3)', positiveInt)
+    .option('--max-length <n>', "captioning: longest sequence in tokens, [DEC] and prompt included as BLIP counts (default: the dataset's, else 20)", positiveInt)
+    .option('--min-length <n>', "captioning: EOS blocked until the sequence has n tokens, counted likewise (default: the dataset's, else 5)", nonNegativeInt)
+    .option('--limit <n>', 'evaluate only the first n images or questions', positiveInt)
+    .option('--batch-size <n>', 'images per forward (default 32)', positiveInt)
     .option('--json', 'print the report as JSON')
     .option('--out <file>', 'also write the JSON report to this file')
     .option('--results <prefix>', 'write <prefix>caption_results.json (COCO format) and <prefix>vqa_results.json (VQA format)')
