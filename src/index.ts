@@ -32,6 +32,7 @@ export { learningRate, alphaAt } from './train/schedule.js';
 export { itcLoss, contrastiveTargets, softTargets, softCrossEntropy } from './objectives/itc.js';
 export { itmLoss, sampleHardNegatives } from './objectives/itm.js';
 export { MomentumContrast } from './objectives/momentum.js';
-export { pretrainLosses, prepareMomentum, finishMomentum, PRETRAIN_TERMS } from './objectives/pretrain.js';
+export { pretrainLosses, pretrainForward, recordLosses, prepareMomentum, finishMomentum, PRETRAIN_TERMS } from './objectives/pretrain.js';
+export type { ItmNegatives, PretrainOutputs, PretrainRecord } from './objectives/pretrain.js';
 export { inspect } from './inspect.js';
 export type { InspectReport } from './inspect.js';
