@@ -6,11 +6,12 @@ import { appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/prom
 import { join } from 'node:path';
 import { z } from 'zod';
 import { explainBackendError, tf } from '../engine/backend.js';
-import { loadModel, MANIFEST_FILE, saveModel } from '../io/checkpoint.js';
+import { loadModel, MANIFEST_FILE, saveModel, WEIGHTS_FILE } from '../io/checkpoint.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import type { TensorToWrite } from '../io/safetensors.js';
 import type { BlipModel } from '../models/blip.js';
+import type { Module, Parameter } from '../nn/module.js';
 import { AdamW, clipGradNorm } from './optimizer.js';
 import type { AdamWOptions } from './optimizer.js';
 import { learningRate } from './schedule.js';
@@ -30,7 +31,13 @@ export interface LossResult {
 
 /** What the trainer needs from a task (pre-training, fine-tuning, distillation). */
 export interface TrainTask<B> {
+  /** The model trained and exported to best/ and final/. */
   model: BlipModel;
+  /**
+   * Modules trained beside the model but not exported (distillation's width adaptors), by name: their
+   * parameters are optimised as `<name>.<parameter>` and checkpointed in `<name>.safetensors`.
+   */
+  extraModules?: Record<string, Module>;
   /** Batches of `epoch` in a fixed order, starting after `skip` batches. The trainer disposes none: `release` does. */
   batches(epoch: number, skip: number): AsyncIterable<B>;
   batchesPerEpoch: number;
@@ -107,6 +114,8 @@ const TrainerStateSchema = z.object({
   best: z.object({ step: z.number(), metrics: z.record(z.string(), z.number()) }).optional(),
   /** The last step's loss, so a run resumed at its end still reports it. */
   loss: z.number().optional(),
+  /** Names of the task's extra modules, when it has any, so a resume with other modules is refused. */
+  extraModules: z.array(z.string()).optional(),
   task: z.unknown().optional(),
 });
 type TrainerState = z.infer<typeof TrainerStateSchema>;
@@ -130,6 +139,53 @@ export function stepSeed(seed: number, step: number): number {
   return Math.imul(h, 0xc2b2ae35) >>> 0;
 }
 
+/** Checkpoint files an extra module's `<name>.safetensors` must not replace. */
+const CHECKPOINT_FILES = [WEIGHTS_FILE, 'optimizer.safetensors', 'task.safetensors'];
+
+const extraFile = (name: string) => `${name}.safetensors`;
+
+/**
+ * The parameters to optimise: the model's, then each extra module's under `<name>.`. Refuses names
+ * that are no plain file name or could be confused with the model's parameters, and values not yet set.
+ */
+function trainedParameters(model: BlipModel, extras: Record<string, Module>): Map<string, Parameter> {
+  const params = model.namedParameters();
+  const owner = new Map<Parameter, string>([...params.values()].map((p) => [p, 'the model']));
+  for (const [name, module] of Object.entries(extras)) {
+    if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(name)) throw new Error(`extra module name "${name}" must be a letter followed by letters, digits, _ or -`);
+    if (CHECKPOINT_FILES.includes(extraFile(name))) throw new Error(`extra module name "${name}" would overwrite the checkpoint's ${extraFile(name)}; choose another`);
+    const clash = [...params.keys()].find((key) => key === name || key.startsWith(`${name}.`));
+    if (clash) throw new Error(`extra module name "${name}" clashes with the model's parameter ${clash}; choose another`);
+    for (const [key, p] of module.namedParameters()) {
+      if (owner.has(p)) throw new Error(`extra module "${name}": parameter ${key} is also ${owner.get(p)}'s (it would be updated twice)`);
+      if (!p.materialized) throw new Error(`extra module "${name}": parameter ${key} has no value (initialise the module before training)`);
+      owner.set(p, `extra module "${name}"`);
+      params.set(`${name}.${key}`, p);
+    }
+  }
+  return params;
+}
+
+/** Restores an extra module from `<dir>/<name>.safetensors`, which must hold exactly its parameters. */
+async function loadExtraModule(dir: string, name: string, module: Module): Promise<void> {
+  const path = join(dir, extraFile(name));
+  const tensors = await readSafetensors(path);
+  const params = module.namedParameters();
+  const missing = [...params.keys()].filter((key) => !tensors.has(key));
+  const unknown = [...tensors.keys()].filter((key) => !params.has(key));
+  if (missing.length || unknown.length) {
+    const parts = [missing.length ? `lacks ${missing.slice(0, 3).join(', ')}` : '', unknown.length ? `holds unknown ${unknown.slice(0, 3).join(', ')}` : ''];
+    throw new Error(`${path}: does not fit extra module "${name}" (${parts.filter(Boolean).join('; ')}): resume with the modules the run was trained with`);
+  }
+  for (const [key, p] of params) {
+    const t = tensors.get(key)!;
+    if (t.dtype !== 'F32' || t.shape.join() !== p.shape.join()) {
+      throw new Error(`${path}: ${key} is ${t.dtype} [${t.shape.join(',')}], extra module "${name}" expects F32 [${p.shape.join(',')}]`);
+    }
+    p.assign(t.data);
+  }
+}
+
 /** Writes a checkpoint folder whole, then swaps it in, so a kill leaves the previous one usable. */
 async function writeCheckpoint(outDir: string, task: TrainTask<unknown>, optimizer: AdamW, state: TrainerState): Promise<string> {
   const final = join(outDir, CHECKPOINT_DIR);
@@ -137,6 +193,11 @@ async function writeCheckpoint(outDir: string, task: TrainTask<unknown>, optimiz
   const old = join(outDir, `${CHECKPOINT_DIR}.old`);
   await rm(tmp, { recursive: true, force: true });
   await saveModel(task.model, tmp);
+  for (const [name, module] of Object.entries(task.extraModules ?? {})) {
+    const tensors = new Map<string, TensorToWrite>();
+    for (const [key, p] of module.namedParameters()) tensors.set(key, { shape: [...p.shape], data: () => p.value.dataSync() as Float32Array });
+    await writeSafetensors(join(tmp, extraFile(name)), tensors);
+  }
   await writeSafetensors(join(tmp, 'optimizer.safetensors'), optimizer.stateTensors());
   const extra = task.saveState?.();
   if (extra) await writeSafetensors(join(tmp, 'task.safetensors'), extra.tensors);
@@ -180,12 +241,20 @@ export async function train<B>(task: TrainTask<B>, options: TrainOptions, hooks:
   const logPath = join(options.outDir, METRICS_LOG);
   const finalDir = join(options.outDir, FINAL_DIR);
 
+  const extras = task.extraModules ?? {};
+  const extraNames = Object.keys(extras).sort();
+  const params = trainedParameters(task.model, extras); // refuses bad extra modules before anything is written
   const existing = await findCheckpoint(options.outDir);
   let resumed: TrainerState | undefined;
   if (options.resume) {
     if (!existing) throw new Error(`cannot resume: ${options.outDir} holds no checkpoint (${join(CHECKPOINT_DIR, 'trainer.json')}); run without --resume to start afresh`);
     resumed = TrainerStateSchema.parse(JSON.parse(await readFile(join(existing, 'trainer.json'), 'utf8')));
     if (resumed.seed !== options.seed) throw new Error(`${existing}: checkpoint was trained with seed ${resumed.seed}, not ${options.seed} (resume with --seed ${resumed.seed})`);
+    const trainedWith = resumed.extraModules ?? [];
+    if (trainedWith.join() !== extraNames.join()) {
+      const list = (names: string[]) => (names.length ? names.join(', ') : 'none');
+      throw new Error(`${existing}: checkpoint was trained with extra modules ${list(trainedWith)}, this task has ${list(extraNames)}`);
+    }
     // A run killed between its last checkpoint and final/ resumes to write final/; a complete one has nothing left.
     if (resumed.step >= totalSteps && existsSync(join(finalDir, MANIFEST_FILE))) {
       throw new Error(`${options.outDir}: the run already finished (step ${resumed.step} of ${totalSteps}; model in ${finalDir}), nothing to resume`);
@@ -197,15 +266,17 @@ export async function train<B>(task: TrainTask<B>, options: TrainOptions, hooks:
     warn(hooks, `the run's ${totalSteps} steps end inside the ${schedule.warmupSteps}-step warm-up: the learning rate peaks at ${learningRate(totalSteps - 1, schedule).toPrecision(3)}, not ${schedule.lr} (lower --warmup-steps)`);
   }
   await mkdir(options.outDir, { recursive: true });
-  const params = task.model.namedParameters();
+  const modelParams = task.model.namedParameters();
   const optimizer = new AdamW(params, options.optimizer);
   try {
-    const state: TrainerState = resumed ?? { step: 0, epoch: 0, batchInEpoch: 0, totalSteps, seed: options.seed };
+    const fresh: TrainerState = { step: 0, epoch: 0, batchInEpoch: 0, totalSteps, seed: options.seed, ...(extraNames.length ? { extraModules: extraNames } : {}) };
+    const state: TrainerState = resumed ?? fresh;
     if (existing && resumed) {
       const { model } = await loadModel(existing, { architecture: task.model.architecture });
       const loaded = model.namedParameters();
-      for (const [name, p] of params) p.value.assign(loaded.get(name)!.value);
+      for (const [name, p] of modelParams) p.value.assign(loaded.get(name)!.value);
       model.dispose();
+      for (const name of extraNames) await loadExtraModule(existing, name, extras[name]!);
       optimizer.loadState(await readSafetensors(join(existing, 'optimizer.safetensors')), state.step, existing);
       if (task.loadState) task.loadState(await readSafetensors(join(existing, 'task.safetensors')), state.task, existing);
       await truncateLog(logPath, state.step);
