@@ -163,12 +163,13 @@ export function pretrainForward(
       const temp = model.temp.value;
       const hard = contrastiveTargets(batch.imageIds, candidates.ids);
       const mf = options.momentum && momentumFeatures; // itcCandidates refused momentum without features
-      // Targets before the similarity: the momentum logits then precede it on the tape, so the
-      // temperature's gradient sums its parts in the order it always has (bit-exact training).
+      // BLIP computes the soft targets under no_grad: the temperature enters them as a number, so
+      // it is trained only through the similarity it divides.
+      const fixedTemp = mf ? temp.dataSync()[0]! : 0;
       record.itcTargets = mf
         ? {
-            imageToText: softTargets(tf.div(matmul(mf.image, candidates.text, false, true), temp), hard, options.alpha),
-            textToImage: softTargets(tf.div(matmul(mf.text, candidates.image, false, true), temp), hard, options.alpha),
+            imageToText: softTargets(tf.div(matmul(mf.image, candidates.text, false, true), fixedTemp), hard, options.alpha),
+            textToImage: softTargets(tf.div(matmul(mf.text, candidates.image, false, true), fixedTemp), hard, options.alpha),
           }
         : { imageToText: hard, textToImage: hard };
       record.similarity = {

@@ -26,7 +26,7 @@ function replaceFirstToken(ids: tf.Tensor, token: number): tf.Tensor {
   return tf.concat([tf.fill([b, 1], token, 'int32'), ids.slice([0, 1], [b, t - 1])], 1);
 }
 
-/** pretrainLosses as it was before the record (commit 9a7ed9d), verbatim but for its name. */
+/** pretrainLosses as it was before the record (commit 9a7ed9d), verbatim but for its name and the change marked below. */
 function legacyPretrainLosses(model: BlipForPreTraining, batch: PretrainBatch, options: PretrainOptions, momentumFeatures: MomentumFeatures | undefined, random: Uniform): { total: tf.Scalar; terms: Record<PretrainTerm, tf.Scalar> } {
   const { inputIds, attentionMask } = batch;
   const b = batch.imageIds.length;
@@ -42,9 +42,12 @@ function legacyPretrainLosses(model: BlipForPreTraining, batch: PretrainBatch, o
       const textCandidates = m ? tf.concat([momentumFeatures!.text, m.textQueue], 0) : textFeatures;
       const candidateIds = m ? [...batch.imageIds, ...m.queueIds] : [...batch.imageIds];
       const temp = model.temp.value;
+      // One deliberate change from the old code: the momentum targets see the temperature as a
+      // number (BLIP computes them under no_grad), so it gets no gradient through them.
+      const fixedTemp = temp.dataSync()[0]!;
       const momentumLogits = m && {
-        imageToText: tf.div(matmul(momentumFeatures!.image, textCandidates, false, true), temp),
-        textToImage: tf.div(matmul(momentumFeatures!.text, imageCandidates, false, true), temp),
+        imageToText: tf.div(matmul(momentumFeatures!.image, textCandidates, false, true), fixedTemp),
+        textToImage: tf.div(matmul(momentumFeatures!.text, imageCandidates, false, true), fixedTemp),
         alpha: options.alpha,
       };
       terms.itc = itcLoss({ imageFeatures, textFeatures, imageCandidates, textCandidates, targets: contrastiveTargets(batch.imageIds, candidateIds), temperature: temp, momentum: momentumLogits || undefined });
