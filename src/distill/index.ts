@@ -10,3 +10,5 @@ export type { LayerMapSpec, LayerPair } from './layer-map.js';
 export { AdaptorSet, LayerAdaptors } from './adaptor.js';
 export { hiddenKd } from './hidden-kd.js';
 export { attentionKd } from './attention-kd.js';
+export { TERMS } from './terms/index.js';
+export type { DistillTerm, TermContext, TermNeeds, TermOptions } from './terms/index.js';

@@ -1,0 +1,43 @@
+// Attention-map KD per module: vision self-attention, text self-attention, the fused encoder's
+// cross-attention to the image, and the decoder's (causal) self-attention; pad queries not counted.
+import { z } from 'zod';
+import { tf } from '../../engine/backend.js';
+import type { EncoderOutput } from '../../models/outputs.js';
+import { attentionKd } from '../attention-kd.js';
+import { layerMap } from '../layer-map.js';
+import { checkImageTokens, layersOf, listed, ModuleMapsSchema, moduleTerms, outputOf, tokenMask } from './modules.js';
+import type { ModuleName } from './modules.js';
+import type { DistillTerm } from './types.js';
+
+const schema = z.strictObject({ weight: z.number().nonnegative(), modules: ModuleMapsSchema });
+
+function mapsOf(out: EncoderOutput, module: ModuleName, who: string): tf.Tensor[] {
+  const maps = module === 'fused' ? out.crossAttentions : out.attentions;
+  if (!maps) throw new Error(`distill term attention: the ${who} ${module} outputs lack attention maps`);
+  return maps;
+}
+
+export const attention: DistillTerm<z.output<typeof schema>> = {
+  name: 'attention',
+  schema,
+  needs: (options) => ({ terms: moduleTerms(options.modules), attentions: true }),
+  check(student, teacher, options) {
+    for (const m of listed(options.modules)) {
+      try {
+        layerMap(options.modules[m]!, layersOf(student, m), layersOf(teacher, m));
+      } catch (err) {
+        throw new Error(`terms.attention.modules.${m}: ${(err as Error).message}`);
+      }
+    }
+    // Vision maps and the fused cross-attention maps both span the image tokens.
+    if (options.modules.vision) checkImageTokens(student, teacher, 'terms.attention.modules.vision');
+    if (options.modules.fused) checkImageTokens(student, teacher, 'terms.attention.modules.fused');
+  },
+  loss(student, teacher, ctx) {
+    const losses = listed(ctx.options.modules).map((m) => {
+      const pairs = layerMap(ctx.options.modules[m]!, layersOf(ctx.student.config, m), layersOf(ctx.teacher.config, m));
+      return attentionKd(mapsOf(outputOf(student, m, 'student'), m, 'student'), mapsOf(outputOf(teacher, m, 'teacher'), m, 'teacher'), pairs, tokenMask(m, ctx.batch, student));
+    });
+    return tf.div(tf.addN(losses), losses.length) as tf.Scalar;
+  },
+};

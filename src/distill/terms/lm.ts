@@ -1,0 +1,23 @@
+// LM KD: per caption token, the student's vocabulary distribution pulled towards the teacher's at
+// temperature T, each through its own LM head, scored where the student's labels predict a token.
+import { z } from 'zod';
+import { projectedLmKd } from '../lm-kd.js';
+import { part } from './types.js';
+import type { DistillTerm } from './types.js';
+
+const schema = z.strictObject({ weight: z.number().nonnegative(), temperature: z.number().positive().default(1) });
+
+export const lm: DistillTerm<z.output<typeof schema>> = {
+  name: 'lm',
+  schema,
+  needs: () => ({ terms: ['lm'] }),
+  check(student, teacher) {
+    const [s, t] = [student.text_config.vocab_size, teacher.text_config.vocab_size];
+    if (s !== t) throw new Error(`terms.lm: the student's vocabulary (${s}) and the teacher's (${t}) differ; token distributions cannot be compared`);
+  },
+  loss(student, teacher, { options, student: sm, teacher: tm }) {
+    const s = part('lm', 'student', 'decoder states', student.lm);
+    const t = part('lm', 'teacher', 'decoder states', teacher.lm);
+    return projectedLmKd({ states: s.states, ...sm.textDecoder.cls.projection }, { states: t.states, ...tm.textDecoder.cls.projection }, s.labels, options.temperature);
+  },
+};
