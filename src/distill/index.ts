@@ -12,3 +12,5 @@ export { hiddenKd } from './hidden-kd.js';
 export { attentionKd } from './attention-kd.js';
 export { TERMS } from './terms/index.js';
 export type { DistillTerm, TermContext, TermNeeds, TermOptions } from './terms/index.js';
+export { checkRecipe, listRecipes, loadRecipe, parseRecipe, recipeNeeds } from './recipe.js';
+export type { Recipe, RecipeTerm } from './recipe.js';
