@@ -14,3 +14,5 @@ export { TERMS } from './terms/index.js';
 export type { DistillTerm, TermContext, TermNeeds, TermOptions } from './terms/index.js';
 export { checkRecipe, listRecipes, loadRecipe, parseRecipe, recipeNeeds } from './recipe.js';
 export type { Recipe, RecipeTerm } from './recipe.js';
+export { distill, DistillConfigSchema } from './distill.js';
+export type { DistillConfigInput } from './distill.js';
