@@ -5,6 +5,7 @@ import { registerData } from './commands/data.js';
 import { registerPretrain } from './commands/pretrain.js';
 import { registerEval } from './commands/eval.js';
 import { registerFinetune } from './commands/finetune.js';
+import { registerDistill } from './commands/distill.js';
 import { readPackageVersion } from '../version.js';
 import { initBackend } from '../engine/backend.js';
 
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerData(program);
   registerPretrain(program);
   registerFinetune(program);
+  registerDistill(program);
   registerEval(program);
   return program;
 }

@@ -1,0 +1,21 @@
+import type { Command } from 'commander';
+import { distill } from '../../distill/distill.js';
+import type { DistillConfigInput } from '../../distill/distill.js';
+import { listRecipes } from '../../distill/recipe.js';
+import { trainedSummary, trainingProgress } from '../progress.js';
+import { addTrainingOptions, mergedOptions } from '../options.js';
+
+export function registerDistill(program: Command): void {
+  const command = program
+    .command('distill')
+    .description('distil a frozen teacher into a smaller student of the same topology (first version: pre-training data, the student\'s ITC + ITM + LM plus a recipe\'s KD terms)')
+    .requiredOption('--teacher <dir|name>', 'the frozen teacher: a model folder (e.g. the final/ of dlip pretrain) or Hugging Face name (owner/name[@revision])')
+    .option('--student <preset|dir|config>', 'the student: a preset or config JSON (random init) or a model folder to start from (default tiny-student)')
+    .option('--recipe <name|file>', `which KD terms, with which options: a recipe file or one of ${listRecipes().join(', ')} (default dlip-default)`)
+    .requiredOption('--out <dir>', 'run folder: checkpoints (with the adaptors), metrics.jsonl (task terms and kd_<term>), final/ and best/ students');
+  addTrainingOptions(command).action(async (opts: Record<string, unknown>) => {
+    const progress = trainingProgress('distill');
+    const result = await distill((await mergedOptions(opts)) as DistillConfigInput, progress).finally(() => progress.stop());
+    process.stdout.write(`${trainedSummary(result)}\nmodel: ${result.finalDir}\n`);
+  });
+}
