@@ -4,25 +4,17 @@
 // the student as the trainer's extra modules and are never exported.
 import { z } from 'zod';
 import { tf } from '../engine/backend.js';
-import { openDataset } from '../data/manifest.js';
-import { SkipCounter } from '../data/errors.js';
-import { builtinWorld } from '../data/world/synth.js';
-import { captionPairs } from '../data/pipeline/samples.js';
-import type { CaptionPair } from '../data/pipeline/samples.js';
 import { DecodePool } from '../data/pipeline/decode-pool.js';
-import { disposeBatch, loadBatches } from '../data/pipeline/loader.js';
+import { disposeBatch } from '../data/pipeline/loader.js';
 import type { Batch } from '../data/pipeline/loader.js';
 import { DEC_ID, ENC_ID, PAD_ID, defaultTokenizer } from '../data/tokenizer.js';
-import { evaluateLoaded } from '../eval/run.js';
-import { loadModel, resolveModelPath } from '../io/checkpoint.js';
-import { createModel } from '../models/blip.js';
 import type { BlipForPreTraining } from '../models/blip.js';
-import { withImageSize } from '../models/image-size.js';
-import { resolveConfig } from '../models/resolve.js';
 import { createRng, initParameters } from '../nn/init.js';
 import { prepareMomentum, pretrainForward, recordLosses } from '../objectives/pretrain.js';
 import type { ItmNegatives, PretrainOptions, PretrainRecord } from '../objectives/pretrain.js';
 import { PretrainConfigSchema, trainOptions } from '../train/pretrain.js';
+import { openPretrainData, pretrainBatches, pretrainingModel, pretrainValidation, toPretrainBatch } from '../train/pretrain-data.js';
+import type { PretrainItem } from '../train/pretrain-data.js';
 import { train, warn } from '../train/trainer.js';
 import type { TrainHooks, TrainResult, TrainTask } from '../train/trainer.js';
 import { AdaptorSet } from './adaptor.js';
@@ -42,18 +34,6 @@ export const DistillConfigSchema = PretrainConfigSchema.omit({ model: true, weig
 });
 export type DistillConfigInput = z.input<typeof DistillConfigSchema>;
 
-/** A model as BlipForPreTraining: a folder's weights (all of them unless `partial`), or a config's seeded init. */
-async function pretrainingModel(spec: string, imageSize: number | undefined, seed: number, partial: boolean): Promise<{ model: BlipForPreTraining; loaded: boolean }> {
-  const path = await resolveModelPath(spec, { presets: true });
-  const resolved = resolveConfig(path);
-  const model =
-    resolved.kind === 'folder'
-      ? ((await loadModel(path, { architecture: 'BlipForPreTraining', partial, imageSize })).model as BlipForPreTraining)
-      : (createModel(withImageSize(resolved.config, imageSize, spec), 'BlipForPreTraining') as BlipForPreTraining);
-  initParameters(model, seed); // fills whatever no checkpoint provided
-  return { model, loaded: resolved.kind === 'folder' };
-}
-
 /** The recipe's adaptors, by module, under one module the trainer checkpoints. */
 function recipeAdaptors(recipe: Recipe, student: BlipForPreTraining, teacher: BlipForPreTraining | undefined): AdaptorSet {
   const towers: Record<string, LayerAdaptors> = {};
@@ -64,11 +44,6 @@ function recipeAdaptors(recipe: Recipe, student: BlipForPreTraining, teacher: Bl
     }
   }
   return new AdaptorSet(towers);
-}
-
-interface DistillItem {
-  pair: CaptionPair;
-  imageIndex: number;
 }
 
 /** What `before` computed off the tape for one batch: the student's ITM pairs and the teacher's record. */
@@ -86,20 +61,7 @@ export async function distill(input: DistillConfigInput, hooks: TrainHooks = {})
   const needs = recipeNeeds(recipe);
   const distils = recipe.terms.length > 0;
 
-  // The data, as pre-training reads it.
-  const builtin = cfg.data === undefined;
-  const dataset = openDataset(cfg.data ?? (await builtinWorld(cfg.world, 0)));
-  const skipped = new SkipCounter();
-  const pairs = captionPairs(dataset.captions('train', { onBadSample: cfg.onBadSample, onSkip: (p) => skipped.add(p.length) }), cfg.maxWords);
-  const imageIndex = new Map<string, number>();
-  const items: DistillItem[] = pairs.map((pair) => {
-    if (!imageIndex.has(pair.imageId)) imageIndex.set(pair.imageId, imageIndex.size);
-    return { pair, imageIndex: imageIndex.get(pair.imageId)! };
-  });
-  const batchesPerEpoch = Math.floor(items.length / cfg.batchSize);
-  if (batchesPerEpoch === 0) throw new Error(`${dataset.file}: ${items.length} training pairs are fewer than one batch of ${cfg.batchSize}`);
-  const validates = dataset.manifest.splits.val?.captions !== undefined;
-  if (!validates) warn(hooks, `${dataset.file} has no "val" split with captions: the run is not validated and keeps no best/ model`);
+  const data = await openPretrainData(cfg, hooks);
 
   const student = (await pretrainingModel(cfg.student, cfg.imageSize, cfg.seed, true)).model;
   let teacher: BlipForPreTraining | undefined;
@@ -119,7 +81,6 @@ export async function distill(input: DistillConfigInput, hooks: TrainHooks = {})
     const trainsAdaptors = adaptors.namedParameters().size > 0;
 
     const tokenizer = defaultTokenizer();
-    const flip = cfg.flip ?? (builtin ? 0.5 : 0);
     const objective: PretrainOptions = {
       weights: recipe.task,
       alpha: 0,
@@ -132,39 +93,16 @@ export async function distill(input: DistillConfigInput, hooks: TrainHooks = {})
     // The student draws ITM pairs when it trains ITM or the teacher must score them.
     const drawsPairs = recipe.task.itm > 0 || needs.terms.includes('itm');
     const captioningOnly = recipe.task.itc === 0 && recipe.task.itm === 0;
-    const toBatch = (b: Batch<DistillItem>) => ({ pixels: b.pixels, inputIds: b.inputIds!, attentionMask: b.attentionMask!, imageIds: b.items.map((i) => i.imageIndex) });
     const kdAdaptors = adaptors;
 
-    const task: TrainTask<Batch<DistillItem>> = {
+    const task: TrainTask<Batch<PretrainItem>> = {
       model: student,
       extraModules: trainsAdaptors ? { adaptors } : undefined,
-      batchesPerEpoch,
-      batches: (epoch, skip) =>
-        loadBatches(
-          items,
-          {
-            batchSize: cfg.batchSize,
-            imageSize: student.config.vision_config.image_size,
-            image: (i) => i.pair.image,
-            describe: (i) => i.pair.source,
-            text: (i) => (cfg.prompt ?? '') + i.pair.caption,
-            tokenizer,
-            maxLength: cfg.maxTokens,
-            firstToken: 'cls',
-            shuffle: true,
-            seed: cfg.seed,
-            dropLast: true,
-            skipBatches: skip,
-            augment: { flipProbability: flip, flipSwapsLeftRight: builtin },
-            pool,
-            onBadSample: cfg.onBadSample,
-            onSkip: skipped.add,
-          },
-          epoch,
-        ),
+      batchesPerEpoch: data.batchesPerEpoch,
+      batches: pretrainBatches(data, cfg, student.config.vision_config.image_size, tokenizer, pool),
       batchSize: (b) => b.items.length,
       before: (b, ctx): Prepared => {
-        const batch = toBatch(b);
+        const batch = toPretrainBatch(b);
         prepareMomentum(student, batch, objective); // no momentum: only clamps the temperature
         const negatives = drawsPairs ? studentNegatives(student, batch, createRng(ctx.stepSeed)) : undefined;
         const kept = teacher && teacherForward(teacher, batch, objective, needs, needs.terms.includes('itm') ? negatives : undefined);
@@ -172,7 +110,7 @@ export async function distill(input: DistillConfigInput, hooks: TrainHooks = {})
       },
       loss: (b, ctx, prepared) => {
         const { negatives, teacher: teacherRecord } = prepared as Prepared;
-        const batch = toBatch(b);
+        const batch = toPretrainBatch(b);
         const record = pretrainForward(student, batch, objective, undefined, negatives ? { negatives } : createRng(ctx.stepSeed), needs);
         const own = recordLosses(student, record, objective);
         const terms: Record<string, tf.Scalar> = { ...own.terms };
@@ -190,20 +128,9 @@ export async function distill(input: DistillConfigInput, hooks: TrainHooks = {})
         if (kept) disposeRecord(kept);
       },
       release: (b) => disposeBatch(b),
-      // Validated as pre-training: retrieval when ITC or ITM trains, else captioning.
-      evaluate: !validates
-        ? undefined
-        : async (): Promise<Record<string, number>> => {
-            if (captioningOnly) {
-              const report = await evaluateLoaded(student, 'training', dataset, { split: 'val', tasks: ['caption'], limit: cfg.evalImages, numBeams: 1, prompt: cfg.prompt ?? '', onBadSample: cfg.onBadSample });
-              return { bleu4: report.caption!.bleu4, cider: report.caption!.cider };
-            }
-            const report = await evaluateLoaded(student, 'training', dataset, { split: 'val', tasks: ['retrieval'], limit: cfg.evalImages, k: 16, onBadSample: cfg.onBadSample });
-            const r = report.retrieval!;
-            return { tr1: r.recall[1]!, ir1: r.imageRecall[1]!, r_mean: r.mean };
-          },
+      evaluate: pretrainValidation(student, data, cfg, captioningOnly),
       selectMetric: captioningOnly ? 'cider' : 'r_mean',
-      takeSkipped: () => skipped.take(),
+      takeSkipped: () => data.skipped.take(),
     };
     return await train(task, trainOptions({ ...cfg, model: cfg.student, weights: recipe.task }), hooks);
   } finally {

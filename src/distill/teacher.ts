@@ -1,12 +1,10 @@
 // The frozen teacher's side of a distillation step, run outside the gradient tape: its forward record
 // on the student's ITM pairs, and those pairs, drawn from the student's own similarities as BLIP does.
 import { tf } from '../engine/backend.js';
-import { matmul } from '../engine/ops.js';
 import { l2Normalize } from '../models/blip.js';
 import type { BlipForPreTraining } from '../models/blip.js';
-import { sampleHardNegatives } from '../objectives/itm.js';
 import type { Uniform } from '../objectives/itm.js';
-import { pretrainForward } from '../objectives/pretrain.js';
+import { drawNegatives, pretrainForward } from '../objectives/pretrain.js';
 import type { ItmNegatives, PretrainBatch, PretrainOptions, PretrainRecord } from '../objectives/pretrain.js';
 import type { TermNeeds } from './terms/index.js';
 
@@ -15,16 +13,13 @@ import type { TermNeeds } from './terms/index.js';
  * at its temperature, imageForText drawn first, as pretrainForward draws them.
  */
 export function studentNegatives(student: BlipForPreTraining, batch: PretrainBatch, random: Uniform): ItmNegatives {
-  const b = batch.imageIds.length;
-  const [sim, simT] = tf.tidy(() => {
+  let negatives: ItmNegatives | undefined;
+  tf.tidy(() => {
     const image = l2Normalize(student.imageProjection(student.encodeImage(batch.pixels).lastHiddenState));
     const text = l2Normalize(student.textProjection(student.encodeText(batch.inputIds, batch.attentionMask).lastHiddenState));
-    const s = matmul(image, text, false, true);
-    return [s.dataSync() as Float32Array, tf.transpose(s).dataSync() as Float32Array];
+    negatives = drawNegatives(student, { image, text }, batch.imageIds, random);
   });
-  const temperature = student.temp.value.dataSync()[0]!;
-  const imageForText = sampleHardNegatives(simT!, b, batch.imageIds, temperature, random);
-  return { imageForText, textForImage: sampleHardNegatives(sim!, b, batch.imageIds, temperature, random) };
+  return negatives!;
 }
 
 /**

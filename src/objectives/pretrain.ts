@@ -123,7 +123,7 @@ function checkNegatives(given: ItmNegatives, b: number): ItmNegatives {
 }
 
 /** ITM's hard negatives from the in-batch cosines at the model's temperature, imageForText drawn first. */
-function drawNegatives(model: BlipForPreTraining, features: { image: tf.Tensor; text: tf.Tensor }, imageIds: readonly number[], random: Uniform): ItmNegatives {
+export function drawNegatives(model: BlipForPreTraining, features: { image: tf.Tensor; text: tf.Tensor }, imageIds: readonly number[], random: Uniform): ItmNegatives {
   const b = imageIds.length;
   const sim = matmul(features.image, features.text, false, true).dataSync() as Float32Array;
   const simT = tf.transpose(tf.tensor2d(sim, [b, b])).dataSync() as Float32Array;

@@ -1,0 +1,126 @@
+// What pre-training and distillation read alike: a dataset's caption pairs, their batches,
+// validation on the val split, and a model to train as BlipForPreTraining.
+import { openDataset } from '../data/manifest.js';
+import type { Dataset } from '../data/manifest.js';
+import { SkipCounter } from '../data/errors.js';
+import { builtinWorld } from '../data/world/synth.js';
+import { captionPairs } from '../data/pipeline/samples.js';
+import type { CaptionPair } from '../data/pipeline/samples.js';
+import type { DecodePool } from '../data/pipeline/decode-pool.js';
+import { loadBatches } from '../data/pipeline/loader.js';
+import type { Batch } from '../data/pipeline/loader.js';
+import type { BlipTokenizer } from '../data/tokenizer.js';
+import { evaluateLoaded } from '../eval/run.js';
+import { loadModel, resolveModelPath } from '../io/checkpoint.js';
+import { createModel } from '../models/blip.js';
+import type { BlipForPreTraining } from '../models/blip.js';
+import { withImageSize } from '../models/image-size.js';
+import { resolveConfig } from '../models/resolve.js';
+import { initParameters } from '../nn/init.js';
+import type { PretrainBatch } from '../objectives/pretrain.js';
+import type { PretrainConfig } from './pretrain.js';
+import { warn } from './trainer.js';
+import type { TrainHooks } from './trainer.js';
+
+/** The options the data side reads. */
+type DataConfig = Pick<PretrainConfig, 'data' | 'world' | 'onBadSample' | 'maxWords' | 'batchSize' | 'maxTokens' | 'prompt' | 'seed' | 'flip' | 'evalImages'>;
+
+export interface PretrainItem {
+  pair: CaptionPair;
+  /** The image's index among the training images: captions of one image are not each other's negatives. */
+  imageIndex: number;
+}
+
+export interface PretrainData {
+  dataset: Dataset;
+  /** The built-in world, whose flips swap "left" and "right" in the text. */
+  builtin: boolean;
+  items: PretrainItem[];
+  batchesPerEpoch: number;
+  skipped: SkipCounter;
+  /** Whether the manifest has a val split with captions to validate on. */
+  validates: boolean;
+}
+
+/** The training pairs of `cfg`'s data (the built-in world by default); warns once when there is no val split. */
+export async function openPretrainData(cfg: DataConfig, hooks: TrainHooks): Promise<PretrainData> {
+  const builtin = cfg.data === undefined;
+  const dataset = openDataset(cfg.data ?? (await builtinWorld(cfg.world, 0)));
+  const skipped = new SkipCounter();
+  const pairs = captionPairs(dataset.captions('train', { onBadSample: cfg.onBadSample, onSkip: (p) => skipped.add(p.length) }), cfg.maxWords);
+  const imageIndex = new Map<string, number>();
+  const items = pairs.map((pair) => {
+    if (!imageIndex.has(pair.imageId)) imageIndex.set(pair.imageId, imageIndex.size);
+    return { pair, imageIndex: imageIndex.get(pair.imageId)! };
+  });
+  const batchesPerEpoch = Math.floor(items.length / cfg.batchSize);
+  if (batchesPerEpoch === 0) throw new Error(`${dataset.file}: ${items.length} training pairs are fewer than one batch of ${cfg.batchSize}`);
+  const validates = dataset.manifest.splits.val?.captions !== undefined;
+  if (!validates) warn(hooks, `${dataset.file} has no "val" split with captions: the run is not validated and keeps no best/ model`);
+  return { dataset, builtin, items, batchesPerEpoch, skipped, validates };
+}
+
+/** The trainer's `batches`: shuffled by (seed, epoch), flipped at random on the built-in world. */
+export function pretrainBatches(data: PretrainData, cfg: DataConfig, imageSize: number, tokenizer: BlipTokenizer, pool: DecodePool) {
+  const flip = cfg.flip ?? (data.builtin ? 0.5 : 0);
+  return (epoch: number, skip: number) =>
+    loadBatches(
+      data.items,
+      {
+        batchSize: cfg.batchSize,
+        imageSize,
+        image: (i) => i.pair.image,
+        describe: (i) => i.pair.source, // the loader adds the image path
+        text: (i) => (cfg.prompt ?? '') + i.pair.caption,
+        tokenizer,
+        maxLength: cfg.maxTokens,
+        firstToken: 'cls',
+        shuffle: true,
+        seed: cfg.seed,
+        dropLast: true,
+        skipBatches: skip,
+        augment: { flipProbability: flip, flipSwapsLeftRight: data.builtin },
+        pool,
+        onBadSample: cfg.onBadSample,
+        onSkip: data.skipped.add,
+      },
+      epoch,
+    );
+}
+
+export function toPretrainBatch(b: Batch<PretrainItem>): PretrainBatch {
+  return { pixels: b.pixels, inputIds: b.inputIds!, attentionMask: b.attentionMask!, imageIds: b.items.map((i) => i.imageIndex) };
+}
+
+/**
+ * Validation on the val split: retrieval (top 16 reranked) when a contrastive or matching term trains,
+ * else captioning (greedy, for speed); none without a val split.
+ */
+export function pretrainValidation(model: BlipForPreTraining, data: PretrainData, cfg: DataConfig, captioningOnly: boolean) {
+  if (!data.validates) return undefined;
+  return async (): Promise<Record<string, number>> => {
+    const common = { split: 'val', limit: cfg.evalImages, onBadSample: cfg.onBadSample } as const;
+    if (captioningOnly) {
+      const report = await evaluateLoaded(model, 'training', data.dataset, { ...common, tasks: ['caption'], numBeams: 1, prompt: cfg.prompt ?? '' });
+      return { bleu4: report.caption!.bleu4, cider: report.caption!.cider };
+    }
+    const report = await evaluateLoaded(model, 'training', data.dataset, { ...common, tasks: ['retrieval'], k: 16 });
+    const r = report.retrieval!;
+    return { tr1: r.recall[1]!, ir1: r.imageRecall[1]!, r_mean: r.mean };
+  };
+}
+
+/**
+ * A model as BlipForPreTraining: a folder's (or hub name's) weights, all of them unless `partial`, or a
+ * preset's or config's seeded init; whatever no checkpoint provided is initialised from `seed`.
+ */
+export async function pretrainingModel(spec: string, imageSize: number | undefined, seed: number, partial: boolean): Promise<{ model: BlipForPreTraining; loaded: boolean }> {
+  const path = await resolveModelPath(spec, { presets: true }); // a hub name: its snapshot in the HF cache
+  const resolved = resolveConfig(path);
+  const model =
+    resolved.kind === 'folder'
+      ? ((await loadModel(path, { architecture: 'BlipForPreTraining', partial, imageSize })).model as BlipForPreTraining)
+      : (createModel(withImageSize(resolved.config, imageSize, spec), 'BlipForPreTraining') as BlipForPreTraining);
+  initParameters(model, seed);
+  return { model, loaded: resolved.kind === 'folder' };
+}
