@@ -2,6 +2,9 @@
 // pre-training data, through the student's own task terms plus the KD terms of a recipe. The
 // teacher's forward runs outside the gradient tape before each step; width adaptors train beside
 // the student as the trainer's extra modules and are never exported.
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { tf } from '../engine/backend.js';
 import { DecodePool } from '../data/pipeline/decode-pool.js';
@@ -14,7 +17,8 @@ import { prepareMomentum, pretrainForward, recordLosses } from '../objectives/pr
 import type { ItmNegatives, PretrainOptions, PretrainRecord } from '../objectives/pretrain.js';
 import { PretrainConfigSchema, trainOptions } from '../train/pretrain.js';
 import { openPretrainData, pretrainBatches, pretrainingModel, pretrainValidation, toPretrainBatch } from '../train/pretrain-data.js';
-import type { PretrainItem } from '../train/pretrain-data.js';
+import type { PretrainData, PretrainItem } from '../train/pretrain-data.js';
+import { writeJsonAtomic } from '../io/atomic.js';
 import { train, warn } from '../train/trainer.js';
 import type { TrainHooks, TrainResult, TrainTask } from '../train/trainer.js';
 import { AdaptorSet } from './adaptor.js';
@@ -33,6 +37,7 @@ export const DistillConfigSchema = PretrainConfigSchema.omit({ model: true, weig
   recipe: z.string().default('dlip-default'),
 });
 export type DistillConfigInput = z.input<typeof DistillConfigSchema>;
+type DistillConfig = z.output<typeof DistillConfigSchema>;
 
 /** The recipe's adaptors, by module, under one module the trainer checkpoints. */
 function recipeAdaptors(recipe: Recipe, student: BlipForPreTraining, teacher: BlipForPreTraining | undefined): AdaptorSet {
@@ -52,7 +57,29 @@ interface Prepared {
   teacher?: PretrainRecord;
 }
 
-export async function distill(input: DistillConfigInput, hooks: TrainHooks = {}): Promise<TrainResult> {
+export interface DistillHooks extends TrainHooks {
+  /** The teacher's validation score, measured before distilling (also written to <out>/teacher.json). */
+  onTeacherScore?(metrics: Record<string, number>): void;
+}
+
+/** The run folder's record of the teacher's validation score. */
+export const TEACHER_SCORE_FILE = 'teacher.json';
+
+/**
+ * Scores the teacher on the validation split the student will be selected on, once per run folder:
+ * a weak teacher teaches little (or harm), and the user should see that before spending on a run.
+ */
+async function scoreTeacher(teacher: BlipForPreTraining, student: BlipForPreTraining, data: PretrainData, cfg: DistillConfig, captioningOnly: boolean, hooks: DistillHooks): Promise<void> {
+  const validate = pretrainValidation(teacher, data, cfg, captioningOnly);
+  const file = join(cfg.out, TEACHER_SCORE_FILE);
+  if (!validate || existsSync(file)) return;
+  const metrics = await validate();
+  await mkdir(cfg.out, { recursive: true });
+  await writeJsonAtomic(file, { split: 'val', imageLimit: cfg.evalImages, teacher: cfg.teacher, student: cfg.student, metrics, parameters: { teacher: teacher.parameterCount(), student: student.parameterCount() } });
+  hooks.onTeacherScore?.(metrics);
+}
+
+export async function distill(input: DistillConfigInput, hooks: DistillHooks = {}): Promise<TrainResult> {
   const parsed = DistillConfigSchema.safeParse(input);
   if (!parsed.success) throw new Error(`invalid distill options:\n${z.prettifyError(parsed.error)}`);
   const cfg = parsed.data;
@@ -132,6 +159,7 @@ export async function distill(input: DistillConfigInput, hooks: TrainHooks = {})
       selectMetric: captioningOnly ? 'cider' : 'r_mean',
       takeSkipped: () => data.skipped.take(),
     };
+    if (teacher) await scoreTeacher(teacher, student, data, cfg, captioningOnly, hooks);
     return await train(task, trainOptions({ ...cfg, model: cfg.student, weights: recipe.task }), hooks);
   } finally {
     await pool.close();

@@ -1,8 +1,9 @@
-// distill() end to end on the tiny world with a fixture-sized teacher/student pair saved as model
-// folders: the KD terms fall, final/ is exactly the student, and no step leaks tensors.
+// distill() end to end on the tiny world with a fixture-sized teacher/student pair saved as Hugging
+// Face folders (config.json + model.safetensors, as blip-base and dlip-small would come): the KD terms
+// fall, final/ is exactly the student, the teacher is scored first, and no step leaks tensors.
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf, initBackend } from '../../src/engine/backend.js';
@@ -29,6 +30,7 @@ async function saveFolder(dir: string, width: number, layers: number, seed: numb
   const model = createModel(config, 'BlipForPreTraining');
   initParameters(model, seed);
   await saveModel(model, dir);
+  rmSync(join(dir, 'dlip.json')); // what remains is the Hugging Face layout
   model.dispose();
 }
 
@@ -49,7 +51,9 @@ describe('distill', () => {
     const kd: number[] = [];
     const live: number[] = [];
     const logged: string[][] = [];
+    const teacherScores: Record<string, number>[] = [];
     const result = await distill({ ...base, out, steps: 10, checkpointEvery: 5 }, {
+      onTeacherScore: (metrics) => teacherScores.push(metrics),
       onStep: (e) => {
         kd.push(Object.entries(e.terms).reduce((sum, [k, v]) => (k.startsWith('kd_') ? sum + v : sum), 0));
         logged.push(Object.keys(e.terms).sort());
@@ -67,6 +71,13 @@ describe('distill', () => {
     assert.deepEqual(finalKeys, studentKeys);
     assert.ok(!existsSync(join(out, 'final', 'adaptors.safetensors')));
     assert.ok(existsSync(join(out, 'checkpoint', 'adaptors.safetensors')), 'the adaptors were not checkpointed');
+
+    // The teacher was scored on the val split before training, once, and the score kept.
+    assert.equal(teacherScores.length, 1);
+    assert.deepEqual(Object.keys(teacherScores[0]!).sort(), ['ir1', 'r_mean', 'tr1']);
+    const kept = JSON.parse(readFileSync(join(out, 'teacher.json'), 'utf8'));
+    assert.deepEqual(kept.metrics, teacherScores[0]);
+    assert.ok(kept.parameters.student < kept.parameters.teacher);
   });
 
   it('refuses a pair or options it cannot run, before training', async () => {

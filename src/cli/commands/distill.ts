@@ -15,7 +15,9 @@ export function registerDistill(program: Command): void {
     .requiredOption('--out <dir>', 'run folder: checkpoints (with the adaptors), metrics.jsonl (task terms and kd_<term>), final/ and best/ students');
   addTrainingOptions(command).action(async (opts: Record<string, unknown>) => {
     const progress = trainingProgress('distill');
-    const result = await distill((await mergedOptions(opts)) as DistillConfigInput, progress).finally(() => progress.stop());
+    const onTeacherScore = (metrics: Record<string, number>) =>
+      process.stderr.write(`teacher on the val split: ${Object.entries(metrics).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}\n`);
+    const result = await distill((await mergedOptions(opts)) as DistillConfigInput, { ...progress, onTeacherScore }).finally(() => progress.stop());
     process.stdout.write(`${trainedSummary(result)}\nmodel: ${result.finalDir}\n`);
   });
 }
