@@ -23,6 +23,8 @@ import { train, warn } from '../train/trainer.js';
 import type { TrainHooks, TrainResult, TrainTask } from '../train/trainer.js';
 import { AdaptorSet } from './adaptor.js';
 import type { LayerAdaptors } from './adaptor.js';
+import { inheritFromTeacher } from './inherit.js';
+import { LayerMapSpecSchema } from './layer-map.js';
 import { checkRecipe, loadRecipe, recipeNeeds } from './recipe.js';
 import type { Recipe } from './recipe.js';
 import { disposeRecord, studentNegatives, teacherForward } from './teacher.js';
@@ -35,6 +37,8 @@ export const DistillConfigSchema = PretrainConfigSchema.omit({ model: true, weig
   student: z.string().default('tiny-student'),
   /** A shipped recipe's name or a recipe file. */
   recipe: z.string().default('dlip-default'),
+  /** Per tower, which teacher layer each student layer starts from (a student built from a preset or config only). */
+  inherit: z.strictObject({ vision: LayerMapSpecSchema.optional(), text: LayerMapSpecSchema.optional() }).optional(),
 });
 export type DistillConfigInput = z.input<typeof DistillConfigSchema>;
 type DistillConfig = z.output<typeof DistillConfigSchema>;
@@ -90,18 +94,27 @@ export async function distill(input: DistillConfigInput, hooks: DistillHooks = {
 
   const data = await openPretrainData(cfg, hooks);
 
-  const student = (await pretrainingModel(cfg.student, cfg.imageSize, cfg.seed, true)).model;
+  const built = await pretrainingModel(cfg.student, cfg.imageSize, cfg.seed, true);
+  const student = built.model;
   let teacher: BlipForPreTraining | undefined;
   let adaptors: AdaptorSet | undefined;
   const pool = new DecodePool();
   try {
-    if (distils) {
+    // A loaded student's weights are its starting point; inheriting would silently overwrite them.
+    if (cfg.inherit && built.loaded) throw new Error(`distill: student "${cfg.student}" is a model folder with its own weights; inherit only initialises a student built from a preset or config`);
+    if (distils || cfg.inherit) {
       const t = await pretrainingModel(cfg.teacher, cfg.imageSize, cfg.seed + 1, false);
       teacher = t.model;
       if (!t.loaded) warn(hooks, `teacher "${cfg.teacher}" is a config, not trained weights: it is randomly initialised`);
       const [s, ts] = [student.config.vision_config.image_size, teacher.config.vision_config.image_size];
       if (s !== ts) throw new Error(`distill: the student reads ${s} px images and the teacher ${ts} px; pass imageSize (--image-size) to run both at one size`);
-      checkRecipe(recipe, student.config, teacher.config);
+      if (distils) checkRecipe(recipe, student.config, teacher.config);
+      if (cfg.inherit) inheritFromTeacher(student, teacher, cfg.inherit);
+      if (!distils) {
+        // Only needed for the init: without KD terms the teacher is neither run nor scored.
+        teacher.dispose();
+        teacher = undefined;
+      }
     }
     adaptors = recipeAdaptors(recipe, student, teacher);
     initParameters(adaptors, cfg.seed + 2);

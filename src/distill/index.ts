@@ -14,5 +14,7 @@ export { TERMS } from './terms/index.js';
 export type { DistillTerm, TermContext, TermNeeds, TermOptions } from './terms/index.js';
 export { checkRecipe, listRecipes, loadRecipe, parseRecipe, recipeNeeds } from './recipe.js';
 export type { Recipe, RecipeTerm } from './recipe.js';
+export { inheritFromTeacher } from './inherit.js';
+export type { InheritSpec, InheritSummary, Tower } from './inherit.js';
 export { distill, DistillConfigSchema } from './distill.js';
 export type { DistillConfigInput } from './distill.js';

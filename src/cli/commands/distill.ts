@@ -1,9 +1,17 @@
+import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
 import { distill } from '../../distill/distill.js';
 import type { DistillConfigInput } from '../../distill/distill.js';
+import type { InheritSpec } from '../../distill/inherit.js';
 import { listRecipes } from '../../distill/recipe.js';
 import { trainedSummary, trainingProgress } from '../progress.js';
 import { addTrainingOptions, mergedOptions } from '../options.js';
+
+/** `--inherit uniform|last`: one layer map for both towers (a config file can give one per tower). */
+function parseInherit(value: string): InheritSpec {
+  if (value !== 'uniform' && value !== 'last') throw new InvalidArgumentError(`expected uniform or last, got "${value}" (per-tower or explicit maps go in the config file's "inherit")`);
+  return { vision: value, text: value };
+}
 
 export function registerDistill(program: Command): void {
   const command = program
@@ -11,6 +19,7 @@ export function registerDistill(program: Command): void {
     .description('distil a frozen teacher into a smaller student of the same topology (first version: pre-training data, the student\'s ITC + ITM + LM plus a recipe\'s KD terms)')
     .requiredOption('--teacher <dir|name>', 'the frozen teacher: a model folder (e.g. the final/ of dlip pretrain) or Hugging Face name (owner/name[@revision])')
     .option('--student <preset|dir|config>', 'the student: a preset or config JSON (random init) or a model folder to start from (default tiny-student)')
+    .option('--inherit <uniform|last>', 'start the student\'s vision and text layers as copies of teacher layers (uniform: every k-th; last: the last layer only), with the embeddings and heads of matching shapes; needs a preset or config student of the teacher\'s widths', parseInherit)
     .option('--recipe <name|file>', `which KD terms, with which options: a recipe file or one of ${listRecipes().join(', ')} (default dlip-default)`)
     .requiredOption('--out <dir>', 'run folder: checkpoints (with the adaptors), metrics.jsonl (task terms and kd_<term>), final/ and best/ students');
   addTrainingOptions(command).action(async (opts: Record<string, unknown>) => {
