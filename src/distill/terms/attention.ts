@@ -4,8 +4,7 @@ import { z } from 'zod';
 import { tf } from '../../engine/backend.js';
 import type { EncoderOutput } from '../../models/outputs.js';
 import { attentionKd } from '../attention-kd.js';
-import { layerMap } from '../layer-map.js';
-import { checkImageTokens, layersOf, listed, ModuleMapsSchema, moduleTerms, outputOf, tokenMask } from './modules.js';
+import { checkImageTokens, moduleLayerMaps, ModuleMapsSchema, moduleTerms, outputOf, tokenMask } from './modules.js';
 import type { ModuleName } from './modules.js';
 import type { DistillTerm } from './types.js';
 
@@ -22,22 +21,16 @@ export const attention: DistillTerm<z.output<typeof schema>> = {
   schema,
   needs: (options) => ({ terms: moduleTerms(options.modules), attentions: true }),
   check(student, teacher, options) {
-    for (const m of listed(options.modules)) {
-      try {
-        layerMap(options.modules[m]!, layersOf(student, m), layersOf(teacher, m));
-      } catch (err) {
-        throw new Error(`terms.attention.modules.${m}: ${(err as Error).message}`);
-      }
-    }
+    moduleLayerMaps(options.modules, student, teacher, 'terms.attention');
     // Vision maps and the fused cross-attention maps both span the image tokens.
     if (options.modules.vision) checkImageTokens(student, teacher, 'terms.attention.modules.vision');
     if (options.modules.fused) checkImageTokens(student, teacher, 'terms.attention.modules.fused');
   },
   loss(student, teacher, ctx) {
-    const losses = listed(ctx.options.modules).map((m) => {
-      const pairs = layerMap(ctx.options.modules[m]!, layersOf(ctx.student.config, m), layersOf(ctx.teacher.config, m));
-      return attentionKd(mapsOf(outputOf(student, m, 'student'), m, 'student'), mapsOf(outputOf(teacher, m, 'teacher'), m, 'teacher'), pairs, tokenMask(m, ctx.batch, student));
-    });
+    const maps = moduleLayerMaps(ctx.options.modules, ctx.student.config, ctx.teacher.config, 'terms.attention');
+    const losses = [...maps].map(([m, pairs]) =>
+      attentionKd(mapsOf(outputOf(student, m, 'student'), m, 'student'), mapsOf(outputOf(teacher, m, 'teacher'), m, 'teacher'), pairs, tokenMask(m, ctx.batch, student)),
+    );
     return tf.div(tf.addN(losses), losses.length) as tf.Scalar;
   },
 };

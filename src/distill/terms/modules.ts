@@ -6,7 +6,8 @@ import { gatherRows } from '../../engine/ops.js';
 import type { BlipConfig } from '../../models/config.js';
 import type { EncoderOutput } from '../../models/outputs.js';
 import type { PretrainBatch, PretrainRecord, PretrainTerm } from '../../objectives/pretrain.js';
-import { LayerMapSpecSchema } from '../layer-map.js';
+import { LayerMapSpecSchema, layerMap } from '../layer-map.js';
+import type { LayerPair } from '../layer-map.js';
 import { part } from './types.js';
 
 export const MODULES = ['vision', 'text', 'fused', 'decoder'] as const;
@@ -21,10 +22,23 @@ export type ModuleMaps = z.infer<typeof ModuleMapsSchema>;
 /** The pretrain term whose forward computes each module's outputs (vision runs always). */
 export const MODULE_TERM: Record<ModuleName, PretrainTerm | undefined> = { vision: undefined, text: 'itc', fused: 'itm', decoder: 'lm' };
 
-export const listed = (maps: ModuleMaps): ModuleName[] => MODULES.filter((m) => maps[m] !== undefined);
+const listed = (maps: ModuleMaps): ModuleName[] => MODULES.filter((m) => maps[m] !== undefined);
 
 export function moduleTerms(maps: ModuleMaps): PretrainTerm[] {
   return listed(maps).flatMap((m) => (MODULE_TERM[m] ? [MODULE_TERM[m]] : []));
+}
+
+/** Each listed module's layer map, resolved against both models; errors name `where` and the module. */
+export function moduleLayerMaps(maps: ModuleMaps, student: BlipConfig, teacher: BlipConfig, where: string): Map<ModuleName, LayerPair[]> {
+  const resolved = new Map<ModuleName, LayerPair[]>();
+  for (const m of listed(maps)) {
+    try {
+      resolved.set(m, layerMap(maps[m]!, layersOf(student, m), layersOf(teacher, m)));
+    } catch (err) {
+      throw new Error(`${where}.modules.${m}: ${(err as Error).message}`);
+    }
+  }
+  return resolved;
 }
 
 export function layersOf(config: BlipConfig, module: ModuleName): number {
