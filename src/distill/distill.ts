@@ -130,8 +130,12 @@ export async function distill(input: DistillConfigInput, hooks: DistillHooks = {
       labelSmoothing: cfg.labelSmoothing,
       promptLength: cfg.prompt ? tokenizer.encodeOne(cfg.prompt).length - 2 : 0,
     };
-    // The student draws ITM pairs when it trains ITM or the teacher must score them.
-    const drawsPairs = recipe.task.itm > 0 || needs.terms.includes('itm');
+    // The teacher scores the student's ITM pairs, so they are drawn before the student's taped forward,
+    // by an extra no-gradient pass through its image and text encoders. The teacher's forward cannot
+    // instead run after the student's inside the tape (tfjs has no no-grad scope there: it would keep
+    // the teacher's activations until the backward). When no term needs the teacher's ITM parts, the
+    // student's forward draws the same pairs itself from the same seed (the forward is deterministic).
+    const drawsPairs = needs.terms.includes('itm');
     const captioningOnly = recipe.task.itc === 0 && recipe.task.itm === 0;
     const kdAdaptors = adaptors;
 
@@ -145,7 +149,7 @@ export async function distill(input: DistillConfigInput, hooks: DistillHooks = {
         const batch = toPretrainBatch(b);
         prepareMomentum(student, batch, objective); // no momentum: only clamps the temperature
         const negatives = drawsPairs ? studentNegatives(student, batch, createRng(ctx.stepSeed)) : undefined;
-        const kept = teacher && teacherForward(teacher, batch, objective, needs, needs.terms.includes('itm') ? negatives : undefined);
+        const kept = teacher && teacherForward(teacher, batch, objective, needs, negatives);
         return { negatives, teacher: kept };
       },
       loss: (b, ctx, prepared) => {
