@@ -2,8 +2,8 @@
 // token, fused with the student's vocabulary projection and chunked like projectedCaptionLoss, so that
 // neither model's [B, L, V] logits (V = 30,524) exist whole, forward or backward.
 import { tf } from '../engine/backend.js';
-import { linear, matmul } from '../engine/ops.js';
-import { IGNORE_INDEX } from '../objectives/lm.js';
+import { linear } from '../engine/ops.js';
+import { chunkedProjectionBackward, scoredPositions } from '../objectives/lm.js';
 import { expectRank, expectTemperature, fmt, sameShape } from './checks.js';
 
 /** A model's vocabulary projection with its inputs: logits = states·weightᵀ + bias. */
@@ -35,20 +35,6 @@ export type LmTeacher = ProjectedStates | TopKTeacher;
 interface TeacherChunk {
   probs: tf.Tensor;
   negEntropy: tf.Tensor;
-}
-
-/**
- * Flat row ids (b·L + t) of the scored positions. As captionLoss: position t predicts label t+1, and
- * counts when t+1 exists and is not IGNORE_INDEX.
- */
-function scoredRows(labels: tf.Tensor): Int32Array {
-  const [batch, length] = labels.shape as [number, number];
-  const raw = labels.dataSync();
-  const rows: number[] = [];
-  for (let b = 0; b < batch; b++) {
-    for (let t = 0; t + 1 < length; t++) if (Number(raw[b * length + t + 1]) !== IGNORE_INDEX) rows.push(b * length + t);
-  }
-  return Int32Array.from(rows);
 }
 
 /** p·log p from log p, with 0·log 0 = 0 (told by log p = −∞: see klFromLogProbs). */
@@ -149,7 +135,7 @@ export function projectedLmKd(student: ProjectedStates, teacher: LmTeacher, labe
 
   const width = student.states.shape[2]!;
   const rows = batch * length;
-  const scored = scoredRows(labels);
+  const scored = scoredPositions(labels); // captionLoss's shift
   const spans: [number, number][] = [];
   for (let start = 0; start < scored.length; start += chunk) spans.push([start, Math.min(chunk, scored.length - start)]);
   const idsOf = ([start, size]: [number, number]) => tf.tensor1d(scored.subarray(start, start + size), 'int32');
@@ -179,30 +165,15 @@ export function projectedLmKd(student: ProjectedStates, teacher: LmTeacher, labe
         const teacherOf = chunksOf(teacherFrom(teacher, st));
         // d(KL·T²)/d logits = T·(softmax(logits/T) − teacher probs), over the scored rows.
         const factor = tf.mul(dy, scale / temperature);
-        const dh: tf.Tensor[] = [];
-        let dw = tf.zerosLike(sw);
-        let db = tf.zerosLike(sb);
-        for (const span of spans) {
-          // Running sums keep one chunk of logits alive at a time.
-          const [hGrad, wGrad, bGrad] = tf.tidy(() => {
-            const ids = idsOf(span);
-            const hc = tf.gather(sh, ids);
-            const q = tf.softmax(tf.div(linear(hc, sw, sb), temperature));
-            const dLogits = tf.mul(tf.sub(q, teacherOf(ids).probs), factor);
-            return [matmul(dLogits, sw), tf.add(dw, matmul(dLogits, hc, true, false)), tf.add(db, tf.sum(dLogits, 0))];
-          });
-          dh.push(hGrad!);
-          dw.dispose();
-          db.dispose();
-          dw = wGrad!;
-          db = bGrad!;
-        }
+        const { dRows, dw, db } = chunkedProjectionBackward(spans, (span) => tf.gather(sh, idsOf(span)), sw, sb, (span, logits) =>
+          tf.mul(tf.sub(tf.softmax(tf.div(logits, temperature)), teacherOf(idsOf(span)).probs), factor),
+        );
         const dStates = tf.tidy(() =>
-          dh.length > 0
-            ? tf.scatterND(tf.tensor2d(scored, [scored.length, 1], 'int32'), tf.concat(dh, 0), [rows, width]).reshape([batch, length, width])
+          dRows.length > 0
+            ? tf.scatterND(tf.tensor2d(scored, [scored.length, 1], 'int32'), tf.concat(dRows, 0), [rows, width]).reshape([batch, length, width])
             : tf.zeros([batch, length, width]),
         );
-        tf.dispose([...dh, factor]);
+        tf.dispose([...dRows, factor]);
         return [dStates, dw, db];
       },
     };

@@ -5,20 +5,62 @@ import { gatherRows, linear, matmul } from '../engine/ops.js';
 /** Label id that marks a position as ignored (padding), as PyTorch's ignore_index. */
 export const IGNORE_INDEX = -100;
 
-/** Next-token targets of each position: labels shifted left, IGNORE_INDEX where nothing follows. */
-function shiftedTargets(labels: tf.Tensor, vocab: number): Int32Array {
+/**
+ * Flat ids (b·L + t) of the positions [B, L] `labels` score, in order: position t predicts label t+1,
+ * and counts when t+1 exists and is not IGNORE_INDEX.
+ */
+export function scoredPositions(labels: tf.Tensor): Int32Array {
   const [batch, length] = labels.shape as [number, number];
   const raw = labels.dataSync();
-  const targets = new Int32Array(batch * length).fill(IGNORE_INDEX);
+  const rows: number[] = [];
   for (let b = 0; b < batch; b++) {
-    for (let t = 0; t + 1 < length; t++) {
-      const next = Number(raw[b * length + t + 1]);
-      if (next === IGNORE_INDEX) continue;
-      if (next < 0 || next >= vocab) throw new Error(`label ${next} at [${b}, ${t + 1}] is outside the vocabulary of ${vocab}`);
-      targets[b * length + t] = next;
-    }
+    for (let t = 0; t + 1 < length; t++) if (Number(raw[b * length + t + 1]) !== IGNORE_INDEX) rows.push(b * length + t);
+  }
+  return Int32Array.from(rows);
+}
+
+/** Next-token targets of each position: labels shifted left, IGNORE_INDEX where nothing follows. */
+function shiftedTargets(labels: tf.Tensor, vocab: number): Int32Array {
+  const length = labels.shape[1]!;
+  const raw = labels.dataSync();
+  const targets = new Int32Array(labels.size).fill(IGNORE_INDEX);
+  for (const row of scoredPositions(labels)) {
+    const next = Number(raw[row + 1]);
+    if (next < 0 || next >= vocab) throw new Error(`label ${next} at [${Math.floor(row / length)}, ${(row % length) + 1}] is outside the vocabulary of ${vocab}`);
+    targets[row] = next;
   }
   return targets;
+}
+
+/**
+ * The backward pass of logits = linear(rows, w, b) chunk by chunk, so that one chunk's logits and
+ * their gradient are alive at a time: `rowsOf(c)` gives chunk c's rows [c, W] and `dLogitsOf(c,
+ * logits)` the loss's gradient with respect to their logits [c, V]. Returns the rows' gradient per
+ * chunk (in `chunks`' order) and the gradients of `w` and `b`, summed over the chunks.
+ */
+export function chunkedProjectionBackward<C>(
+  chunks: readonly C[],
+  rowsOf: (chunk: C) => tf.Tensor,
+  w: tf.Tensor,
+  b: tf.Tensor,
+  dLogitsOf: (chunk: C, logits: tf.Tensor) => tf.Tensor,
+): { dRows: tf.Tensor[]; dw: tf.Tensor; db: tf.Tensor } {
+  const dRows: tf.Tensor[] = [];
+  let dw = tf.zerosLike(w);
+  let db = tf.zerosLike(b);
+  for (const chunk of chunks) {
+    const [dh, nextW, nextB] = tf.tidy(() => {
+      const rows = rowsOf(chunk);
+      const dLogits = dLogitsOf(chunk, linear(rows, w, b));
+      return [matmul(dLogits, w), tf.add(dw, matmul(dLogits, rows, true, false)), tf.add(db, tf.sum(dLogits, 0))];
+    });
+    dRows.push(dh!);
+    dw.dispose();
+    db.dispose();
+    dw = nextW!;
+    db = nextB!;
+  }
+  return { dRows, dw, db };
 }
 
 /**
@@ -104,28 +146,14 @@ export function projectedCaptionLoss(
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [sh, sw, sb] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
         const factor = tf.mul(dy, scale);
-        const dh: tf.Tensor[] = [];
-        let dw = tf.zerosLike(sw);
-        let db = tf.zerosLike(sb);
-        for (const span of spans) {
-          // d loss / d logits = softmax − (1 − ε)·onehot − ε/V on counted rows; running sums keep
-          // one chunk of logits alive at a time.
-          const [h, w, b] = tf.tidy(() => {
-            const hc = sh.slice([span[0], 0], [span[1], width]);
-            const logits = linear(hc, sw, sb);
-            const { valid, onehot } = chunkTargets(span);
-            const g = tf.sub(tf.sub(tf.softmax(logits), tf.mul(onehot, 1 - labelSmoothing)), labelSmoothing / vocab);
-            const dLogits = tf.mul(g, tf.mul(valid.reshape([-1, 1]), factor));
-            return [matmul(dLogits, sw), tf.add(dw, matmul(dLogits, hc, true, false)), tf.add(db, tf.sum(dLogits, 0))];
-          });
-          dh.push(h!);
-          dw.dispose();
-          db.dispose();
-          dw = w!;
-          db = b!;
-        }
-        const dStates = tf.concat(dh, 0).reshape([batch, length, width]);
-        tf.dispose([...dh, factor]);
+        // d loss / d logits = softmax − (1 − ε)·onehot − ε/V on counted rows.
+        const { dRows, dw, db } = chunkedProjectionBackward(spans, ([start, size]) => sh.slice([start, 0], [size, width]), sw, sb, (span, logits) => {
+          const { valid, onehot } = chunkTargets(span);
+          const g = tf.sub(tf.sub(tf.softmax(logits), tf.mul(onehot, 1 - labelSmoothing)), labelSmoothing / vocab);
+          return tf.mul(g, tf.mul(valid.reshape([-1, 1]), factor));
+        });
+        const dStates = tf.concat(dRows, 0).reshape([batch, length, width]);
+        tf.dispose([...dRows, factor]);
         return [dStates, dw, db];
       },
     };
