@@ -9,7 +9,7 @@ import { packageRoot } from '../paths.js';
 import { TERMS } from './terms/index.js';
 import type { DistillTerm, TermNeeds, TermOptions } from './terms/index.js';
 
-export const recipesDir = join(packageRoot, 'recipes');
+const recipesDir = join(packageRoot, 'recipes');
 
 const RecipeFileSchema = z.strictObject({
   description: z.string().min(1),

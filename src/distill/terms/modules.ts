@@ -10,7 +10,7 @@ import { LayerMapSpecSchema, layerMap } from '../layer-map.js';
 import type { LayerPair } from '../layer-map.js';
 import { part } from './types.js';
 
-export const MODULES = ['vision', 'text', 'fused', 'decoder'] as const;
+const MODULES = ['vision', 'text', 'fused', 'decoder'] as const;
 export type ModuleName = (typeof MODULES)[number];
 
 /** A layer map per module to distil; at least one. */
@@ -20,7 +20,7 @@ export const ModuleMapsSchema = z
 export type ModuleMaps = z.infer<typeof ModuleMapsSchema>;
 
 /** The pretrain term whose forward computes each module's outputs (vision runs always). */
-export const MODULE_TERM: Record<ModuleName, PretrainTerm | undefined> = { vision: undefined, text: 'itc', fused: 'itm', decoder: 'lm' };
+const MODULE_TERM: Record<ModuleName, PretrainTerm | undefined> = { vision: undefined, text: 'itc', fused: 'itm', decoder: 'lm' };
 
 const listed = (maps: ModuleMaps): ModuleName[] => MODULES.filter((m) => maps[m] !== undefined);
 
@@ -41,7 +41,7 @@ export function moduleLayerMaps(maps: ModuleMaps, student: BlipConfig, teacher: 
   return resolved;
 }
 
-export function layersOf(config: BlipConfig, module: ModuleName): number {
+function layersOf(config: BlipConfig, module: ModuleName): number {
   return module === 'vision' ? config.vision_config.num_hidden_layers : config.text_config.num_hidden_layers;
 }
 
