@@ -126,7 +126,8 @@ function checkNegatives(given: ItmNegatives, b: number): ItmNegatives {
 export function drawNegatives(model: BlipForPreTraining, features: { image: tf.Tensor; text: tf.Tensor }, imageIds: readonly number[], random: Uniform): ItmNegatives {
   const b = imageIds.length;
   const sim = matmul(features.image, features.text, false, true).dataSync() as Float32Array;
-  const simT = tf.transpose(tf.tensor2d(sim, [b, b])).dataSync() as Float32Array;
+  const simT = new Float32Array(b * b); // transposed here: no second tensor and read-back per step
+  for (let i = 0; i < b; i++) for (let j = 0; j < b; j++) simT[j * b + i] = sim[i * b + j]!;
   const temperature = model.temp.value.dataSync()[0]!;
   const imageForText = sampleHardNegatives(simT, b, imageIds, temperature, random);
   return { imageForText, textForImage: sampleHardNegatives(sim, b, imageIds, temperature, random) };
