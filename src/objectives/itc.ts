@@ -31,6 +31,11 @@ export function softCrossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scal
   return tf.mean(tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), targets), -1))) as tf.Scalar;
 }
 
+/** ITC's loss from its logits and targets in both directions: (L_i2t + L_t2i) / 2. */
+export function symmetricItc(logits: { imageToText: tf.Tensor; textToImage: tf.Tensor }, targets: { imageToText: tf.Tensor; textToImage: tf.Tensor }): tf.Scalar {
+  return tf.div(tf.add(softCrossEntropy(logits.imageToText, targets.imageToText), softCrossEntropy(logits.textToImage, targets.textToImage)), 2) as tf.Scalar;
+}
+
 export interface ItcInputs {
   /** L2-normalised features of the batch [B, P]. */
   imageFeatures: tf.Tensor;
@@ -48,10 +53,14 @@ export interface ItcInputs {
 /** (L_i2t + L_t2i) / 2. */
 export function itcLoss(x: ItcInputs): tf.Scalar {
   return tf.tidy(() => {
-    const simI2T = tf.div(matmul(x.imageFeatures, x.textCandidates, false, true), x.temperature);
-    const simT2I = tf.div(matmul(x.textFeatures, x.imageCandidates, false, true), x.temperature);
-    const targetsI2T = x.momentum ? softTargets(x.momentum.imageToText, x.targets, x.momentum.alpha) : x.targets;
-    const targetsT2I = x.momentum ? softTargets(x.momentum.textToImage, x.targets, x.momentum.alpha) : x.targets;
-    return tf.div(tf.add(softCrossEntropy(simI2T, targetsI2T), softCrossEntropy(simT2I, targetsT2I)), 2) as tf.Scalar;
+    const logits = {
+      imageToText: tf.div(matmul(x.imageFeatures, x.textCandidates, false, true), x.temperature),
+      textToImage: tf.div(matmul(x.textFeatures, x.imageCandidates, false, true), x.temperature),
+    };
+    const targets = {
+      imageToText: x.momentum ? softTargets(x.momentum.imageToText, x.targets, x.momentum.alpha) : x.targets,
+      textToImage: x.momentum ? softTargets(x.momentum.textToImage, x.targets, x.momentum.alpha) : x.targets,
+    };
+    return symmetricItc(logits, targets);
   });
 }

@@ -6,7 +6,7 @@ import { gatherRows, matmul } from '../engine/ops.js';
 import { l2Normalize } from '../models/blip.js';
 import type { BlipForPreTraining } from '../models/blip.js';
 import type { EncoderOutput, OutputOptions } from '../models/outputs.js';
-import { contrastiveTargets, softCrossEntropy, softTargets } from './itc.js';
+import { contrastiveTargets, softTargets, symmetricItc } from './itc.js';
 import { itmLoss, sampleHardNegatives } from './itm.js';
 import type { Uniform } from './itm.js';
 import { IGNORE_INDEX, projectedCaptionLoss } from './lm.js';
@@ -216,10 +216,7 @@ export function recordLosses(model: BlipForPreTraining, record: PretrainRecord, 
   };
   const terms: Record<PretrainTerm, tf.Scalar> = { itc: tf.scalar(0), itm: tf.scalar(0), lm: tf.scalar(0) };
   if (w.itc > 0) {
-    // InfoNCE in both directions.
-    const similarity = part('itc', 'similarity', record.similarity);
-    const targets = part('itc', 'targets', record.itcTargets);
-    terms.itc = tf.div(tf.add(softCrossEntropy(similarity.imageToText, targets.imageToText), softCrossEntropy(similarity.textToImage, targets.textToImage)), 2) as tf.Scalar;
+    terms.itc = symmetricItc(part('itc', 'similarity', record.similarity), part('itc', 'targets', record.itcTargets));
   }
   if (w.itm > 0) terms.itm = itmLoss(part('itm', 'ITM logits', record.itmLogits));
   if (w.lm > 0) {
