@@ -1,5 +1,6 @@
-// What pre-training and distillation read alike: a dataset's caption pairs, their batches,
-// validation on the val split, and a model to train as BlipForPreTraining.
+// What the training commands read alike: a dataset's training samples and whether it validates (all of
+// them), and for pre-training and distillation its caption pairs, their batches, validation on the val
+// split, and a model to train as BlipForPreTraining.
 import { openDataset } from '../data/manifest.js';
 import type { Dataset } from '../data/manifest.js';
 import { SkipCounter } from '../data/errors.js';
@@ -31,33 +32,64 @@ export interface PretrainItem {
   imageIndex: number;
 }
 
-export interface PretrainData {
+/** What a training command reads first: its dataset and training samples, and whether it can validate. */
+export interface TrainingData<S> {
   dataset: Dataset;
   /** The built-in world, whose flips swap "left" and "right" in the text. */
   builtin: boolean;
-  items: PretrainItem[];
+  items: S[];
   batchesPerEpoch: number;
+  /** Samples left out as bad (--on-bad-sample skip), reading the manifest and loading batches. */
   skipped: SkipCounter;
-  /** Whether the manifest has a val split with captions to validate on. */
+  /** Whether the manifest's val split has what validation reads. */
   validates: boolean;
 }
 
-/** The training pairs of `cfg`'s data (the built-in world by default); warns once when there is no val split. */
-export async function openPretrainData(cfg: DataConfig, hooks: TrainHooks): Promise<PretrainData> {
+export type PretrainData = TrainingData<PretrainItem>;
+
+/** Where a command's training samples come from, and what its validation reads. */
+interface TrainingSamples<S> {
+  /** The training samples of `dataset`; bad ones left out are added to `skipped`. */
+  read(dataset: Dataset, skipped: SkipCounter): S[];
+  /** The samples, named in the error when they fill no batch ("training pairs"). */
+  noun: string;
+  /** The val split's part that validation reads. */
+  val: keyof typeof VAL_NOUN;
+}
+
+/** What validation reads from the val split, named in the warning when it is absent. */
+const VAL_NOUN = { captions: 'captions', vqa: 'VQA questions' } as const;
+
+/**
+ * The training samples of `cfg`'s data (the built-in world by default), refusing fewer than one batch;
+ * warns once when the val split lacks what validation reads (the run then keeps no best/ model).
+ */
+export async function openTrainingData<S>(cfg: Pick<DataConfig, 'data' | 'world' | 'batchSize'>, hooks: TrainHooks, samples: TrainingSamples<S>): Promise<TrainingData<S>> {
   const builtin = cfg.data === undefined;
   const dataset = openDataset(cfg.data ?? (await builtinWorld(cfg.world, 0)));
   const skipped = new SkipCounter();
-  const pairs = captionPairs(dataset.captions('train', { onBadSample: cfg.onBadSample, onSkip: (p) => skipped.add(p.length) }), cfg.maxWords);
-  const imageIndex = new Map<string, number>();
-  const items = pairs.map((pair) => {
-    if (!imageIndex.has(pair.imageId)) imageIndex.set(pair.imageId, imageIndex.size);
-    return { pair, imageIndex: imageIndex.get(pair.imageId)! };
-  });
+  const items = samples.read(dataset, skipped);
   const batchesPerEpoch = Math.floor(items.length / cfg.batchSize);
-  if (batchesPerEpoch === 0) throw new Error(`${dataset.file}: ${items.length} training pairs are fewer than one batch of ${cfg.batchSize}`);
-  const validates = dataset.manifest.splits.val?.captions !== undefined;
-  if (!validates) warn(hooks, `${dataset.file} has no "val" split with captions: the run is not validated and keeps no best/ model`);
+  if (batchesPerEpoch === 0) throw new Error(`${dataset.file}: ${items.length} ${samples.noun} are fewer than one batch of ${cfg.batchSize}`);
+  const validates = dataset.manifest.splits.val?.[samples.val] !== undefined;
+  if (!validates) warn(hooks, `${dataset.file} has no "val" split with ${VAL_NOUN[samples.val]}: the run is not validated and keeps no best/ model`);
   return { dataset, builtin, items, batchesPerEpoch, skipped, validates };
+}
+
+/** The training pairs of `cfg`'s data (the built-in world by default); warns once when there is no val split. */
+export function openPretrainData(cfg: DataConfig, hooks: TrainHooks): Promise<PretrainData> {
+  return openTrainingData(cfg, hooks, {
+    read: (dataset, skipped) => {
+      const pairs = captionPairs(dataset.captions('train', { onBadSample: cfg.onBadSample, onSkip: (p) => skipped.add(p.length) }), cfg.maxWords);
+      const imageIndex = new Map<string, number>();
+      return pairs.map((pair) => {
+        if (!imageIndex.has(pair.imageId)) imageIndex.set(pair.imageId, imageIndex.size);
+        return { pair, imageIndex: imageIndex.get(pair.imageId)! };
+      });
+    },
+    noun: 'training pairs',
+    val: 'captions',
+  });
 }
 
 /** The trainer's `batches`: shuffled by (seed, epoch), flipped at random on the built-in world. */

@@ -1,8 +1,5 @@
 // VQA fine-tuning (dlip finetune --task vqa): BlipForQuestionAnswering, initialised from a
 // pre-training checkpoint as BLIP does, trained with the frequency-weighted answer loss.
-import { openDataset } from '../data/manifest.js';
-import { SkipCounter } from '../data/errors.js';
-import { builtinWorld } from '../data/world/synth.js';
 import { DecodePool } from '../data/pipeline/decode-pool.js';
 import { disposeBatch, loadBatches } from '../data/pipeline/loader.js';
 import type { Batch } from '../data/pipeline/loader.js';
@@ -14,7 +11,8 @@ import type { BlipForPreTraining, BlipForQuestionAnswering } from '../models/bli
 import { taskModelFrom } from '../models/convert.js';
 import { evaluateLoaded } from '../eval/run.js';
 import { answerWeights, vqaAnswerLoss } from '../objectives/vqa.js';
-import { train, warn } from './trainer.js';
+import { openTrainingData } from './pretrain-data.js';
+import { train } from './trainer.js';
 import type { TrainHooks, TrainResult, TrainTask } from './trainer.js';
 import { trainOptions } from './pretrain.js';
 import type { PretrainConfig } from './pretrain.js';
@@ -32,13 +30,11 @@ async function startingModel(dir: string, imageSize: number | undefined): Promis
 }
 
 export async function finetuneVqa(cfg: PretrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const dataset = openDataset(cfg.data ?? (await builtinWorld(cfg.world, 0)));
-  const skipped = new SkipCounter();
-  const samples = dataset.vqa('train', { onBadSample: cfg.onBadSample, onSkip: (p) => skipped.add(p.length) }).filter((s) => s.answers.length > 0);
-  const batchesPerEpoch = Math.floor(samples.length / cfg.batchSize);
-  if (batchesPerEpoch === 0) throw new Error(`${dataset.file}: ${samples.length} answered training questions are fewer than one batch of ${cfg.batchSize}`);
-  const validates = dataset.manifest.splits.val?.vqa !== undefined;
-  if (!validates) warn(hooks, `${dataset.file} has no "val" split with VQA questions: the run is not validated and keeps no best/ model`);
+  const { dataset, items: samples, batchesPerEpoch, skipped, validates } = await openTrainingData(cfg, hooks, {
+    read: (d, counter) => d.vqa('train', { onBadSample: cfg.onBadSample, onSkip: (p) => counter.add(p.length) }).filter((s) => s.answers.length > 0),
+    noun: 'answered training questions',
+    val: 'vqa',
+  });
   const model = await startingModel(cfg.model, cfg.imageSize);
   const tokenizer = defaultTokenizer();
   const pool = new DecodePool();
