@@ -109,7 +109,6 @@ const TrainerStateSchema = z.object({
   step: z.number().int().nonnegative(),
   epoch: z.number().int().nonnegative(),
   batchInEpoch: z.number().int().nonnegative(),
-  totalSteps: z.number().int().positive(),
   seed: z.number(),
   best: z.object({ step: z.number(), metrics: z.record(z.string(), z.number()) }).optional(),
   /** The last step's loss, so a run resumed at its end still reports it. */
@@ -269,7 +268,7 @@ export async function train<B>(task: TrainTask<B>, options: TrainOptions, hooks:
   const modelParams = task.model.namedParameters();
   const optimizer = new AdamW(params, options.optimizer);
   try {
-    const fresh: TrainerState = { step: 0, epoch: 0, batchInEpoch: 0, totalSteps, seed: options.seed, ...(extraNames.length ? { extraModules: extraNames } : {}) };
+    const fresh: TrainerState = { step: 0, epoch: 0, batchInEpoch: 0, seed: options.seed, ...(extraNames.length ? { extraModules: extraNames } : {}) };
     const state: TrainerState = resumed ?? fresh;
     if (existing && resumed) {
       const { model } = await loadModel(existing, { architecture: task.model.architecture });
