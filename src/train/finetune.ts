@@ -7,7 +7,7 @@ import type { BlipForPreTraining } from '../models/blip.js';
 import { taskModelFrom } from '../models/convert.js';
 import type { Architecture } from '../models/config.js';
 import { z } from 'zod';
-import { pretrain, PretrainConfigSchema } from './pretrain.js';
+import { pretrainParsed, PretrainConfigSchema } from './pretrain.js';
 import { finetuneVqa } from './vqa.js';
 import type { PretrainConfigInput } from './pretrain.js';
 import type { TrainHooks, TrainResult } from './trainer.js';
@@ -34,8 +34,8 @@ export async function finetune(input: FinetuneInput, hooks: TrainHooks = {}): Pr
   if (!(FINETUNE_TASKS as readonly string[]).includes(task)) {
     throw new Error(`--task ${input.task} is not supported; fine-tuning covers ${FINETUNE_TASKS.join(', ')}`);
   }
-  const { task: _task, prompt, ...rest } = input;
-  // Checked here for every task, so errors name the command the user ran.
+  const { task: _task, ...rest } = input;
+  // Checked once, here, for every task, so errors name the command the user ran.
   const parsed = PretrainConfigSchema.safeParse(rest);
   if (!parsed.success) throw new Error(`invalid finetune options:\n${z.prettifyError(parsed.error)}`);
   let result: TrainResult;
@@ -43,7 +43,7 @@ export async function finetune(input: FinetuneInput, hooks: TrainHooks = {}): Pr
     result = await finetuneVqa(parsed.data, hooks);
   } else {
     const weights = task === 'retrieval' ? { itc: 1, itm: 1, lm: 0 } : { itc: 0, itm: 0, lm: 1 };
-    result = await pretrain({ ...rest, weights, prompt: task === 'caption' ? (prompt ?? 'a picture of ') : undefined }, hooks);
+    result = await pretrainParsed({ ...parsed.data, weights, prompt: task === 'caption' ? (parsed.data.prompt ?? 'a picture of ') : undefined }, hooks);
   }
   // Export the best (else final) weights as the task model; composites are converted, VQA models copied.
   const { model } = await loadModel(result.bestDir ?? result.finalDir);

@@ -86,7 +86,11 @@ export function trainOptions(cfg: PretrainConfig): TrainOptions {
 export async function pretrain(input: PretrainConfigInput, hooks: TrainHooks = {}): Promise<TrainResult> {
   const parsed = PretrainConfigSchema.safeParse(input);
   if (!parsed.success) throw new Error(`invalid pretrain options:\n${z.prettifyError(parsed.error)}`);
-  const cfg = parsed.data;
+  return pretrainParsed(parsed.data, hooks);
+}
+
+/** `pretrain` on options already checked (fine-tuning checks them once, naming its own command). */
+export async function pretrainParsed(cfg: PretrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const data = await openPretrainData(cfg, hooks);
   const { model } = await pretrainingModel(cfg.model, cfg.imageSize, cfg.seed, true);
   const momentum = cfg.queueSize > 0 ? new MomentumContrast(model, cfg.queueSize, cfg.momentum, cfg.seed + 1) : undefined;
