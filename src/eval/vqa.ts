@@ -214,7 +214,8 @@ export interface VqaGenerateOptions extends Partial<GenerateOptions> {
 
 /**
  * Open-ended answers (BLIP's `inference='generate'`). Defaults are BLIP's: 3 beams, max_length 10
- * and min_length 1 counted with [DEC], i.e. at most 9 generated tokens and no minimum.
+ * and min_length 1 counted with [DEC] (generate's default counting), i.e. at most 9 generated tokens
+ * and no minimum.
  */
 export function generateVqaAnswers(
   model: VqaModel,
@@ -229,8 +230,8 @@ export function generateVqaAnswers(
   try {
     return generate(answerDecoder(model, states, crossMask), states.shape[0]!, {
       numBeams: 3,
-      maxLength: 9,
-      minLength: 0,
+      maxLength: 10,
+      minLength: 1,
       ...options,
       bosTokenId: tokens.bosTokenId,
       eosTokenId: tokens.eosTokenId,

@@ -177,6 +177,9 @@ describe('VQA with a tiny model', () => {
     assert.equal(tf.memory().numTensors, before);
     assert.equal(generated.length, 2);
     for (const g of generated) assert.ok(g.tokens.length <= 9 && !g.tokens.includes(2));
+    // With EOS blocked throughout, the answer runs to BLIP's limit: 9 tokens after [DEC].
+    const longest = generateVqaAnswers(model, pixels, ids, mask, { bosTokenId: 1, eosTokenId: 2, minLength: 10 });
+    for (const g of longest) assert.equal(g.tokens.length, 9);
     tf.dispose([pixels, ids, mask]);
   });
 });
