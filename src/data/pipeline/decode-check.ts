@@ -8,7 +8,7 @@ import type { DecodePool } from './decode-pool.js';
 const WINDOW = 64;
 
 /** A problem from an item's source ("file: record") and a message. */
-export function problemAt(source: string, message: string): BadSample {
+function problemAt(source: string, message: string): BadSample {
   const cut = source.indexOf(': ');
   return cut < 0 ? { file: source, record: 'record', message } : { file: source.slice(0, cut), record: source.slice(cut + 2), message };
 }
