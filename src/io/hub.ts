@@ -12,6 +12,7 @@
 // blobs/<etag>.incomplete, verify, rename. Files the cache holds for the revision's cached commit are
 // used without asking the hub (a branch is not re-checked), so loads are repeatable and work offline.
 import { createHash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
@@ -128,10 +129,9 @@ async function request(url: string, init: RequestInit): Promise<Response> {
   }
 }
 
-async function sha256Of(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+/** Feeds the first `bytes` bytes of `path` to `hash`: what earlier tries of a download wrote. */
+async function hashPrefix(hash: Hash, path: string, bytes: number): Promise<void> {
+  if (bytes > 0) for await (const chunk of createReadStream(path, { end: bytes - 1 })) hash.update(chunk as Buffer);
 }
 
 async function sizeOf(path: string): Promise<number> {
@@ -293,8 +293,8 @@ export class HubSnapshot {
     try {
       for (let attempt = 1; ; attempt++) {
         try {
-          await this.transfer(meta, partial, (n) => progress?.update(n));
-          if (SHA256.test(meta.etag) && (await sha256Of(partial)) !== meta.etag) {
+          const sha256 = await this.transfer(meta, partial, (n) => progress?.update(n));
+          if (SHA256.test(meta.etag) && sha256 !== meta.etag) {
             await rm(partial, { force: true });
             throw new TransferError(`${meta.url}: downloaded ${file} does not match its sha256 ${meta.etag}`);
           }
@@ -313,14 +313,21 @@ export class HubSnapshot {
     return blob;
   }
 
-  /** One GET into `partial`, from where it ends when the server honours Range, else from the start. */
-  private async transfer(meta: FileMetadata, partial: string, onBytes: (received: number) => void): Promise<void> {
+  /**
+   * One GET into `partial`, from where it ends when the server honours Range, else from the start.
+   * Returns the sha256 of the whole file, hashed as the bytes arrive (only a resumed prefix is read back).
+   */
+  private async transfer(meta: FileMetadata, partial: string, onBytes: (received: number) => void): Promise<string> {
     let have = await sizeOf(partial);
     if (have > meta.size) {
       await rm(partial);
       have = 0;
     }
-    if (have > 0 && have === meta.size) return;
+    const hash = createHash('sha256');
+    if (have > 0 && have === meta.size) {
+      await hashPrefix(hash, partial, have);
+      return hash.digest('hex');
+    }
     const res = await request(meta.url, { headers: { ...this.headers(meta.url), ...(have > 0 ? { Range: `bytes=${have}-` } : {}) } });
     let start = 0;
     if (res.status === 206) {
@@ -336,12 +343,14 @@ export class HubSnapshot {
       if (res.status === 416) await rm(partial, { force: true }); // the partial file does not fit what is served: start over
       throw res.status >= 500 || res.status === 416 ? new TransferError(message) : new Error(message);
     }
+    await hashPrefix(hash, partial, start);
     const handle = await open(partial, start > 0 ? 'a' : 'w');
     let received = start;
     onBytes(received);
     try {
       for await (const chunk of res.body ?? []) {
         await handle.write(chunk);
+        hash.update(chunk);
         received += chunk.byteLength;
         onBytes(received);
       }
@@ -352,5 +361,6 @@ export class HubSnapshot {
       await handle.close();
     }
     if (received !== meta.size) throw new TransferError(`${meta.url}: got ${received} of ${meta.size} bytes`);
+    return hash.digest('hex');
   }
 }

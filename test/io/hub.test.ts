@@ -48,6 +48,8 @@ class FakeHub {
   log: Logged[] = [];
   /** The next this-many LFS downloads send half of what they promise, then cut the connection. */
   drops = 0;
+  /** The next this-many LFS downloads send every byte, with the last one changed. */
+  corrupts = 0;
   /** Answer Range requests with the whole file (200), as servers without Range support do. */
   ignoreRange = false;
   /** 404 for missing files without the hub's X-Error-Code, as a plain web server would. */
@@ -104,7 +106,14 @@ class FakeHub {
     const start = range && !this.ignoreRange ? Number(range[1]) : 0;
     const status = start > 0 ? 206 : 200;
     const headers = { 'Accept-Ranges': 'bytes', 'Content-Length': file.length - start, ...(status === 206 ? { 'Content-Range': `bytes ${start}-${file.length - 1}/${file.length}` } : {}) };
-    if (this.drops === 0) return this.reply(req, res, status, headers, file.subarray(start));
+    if (this.drops === 0) {
+      const body = Buffer.from(file.subarray(start));
+      if (this.corrupts > 0) {
+        this.corrupts--;
+        body.writeUInt8(body.at(-1)! ^ 0xff, body.length - 1);
+      }
+      return this.reply(req, res, status, headers, body);
+    }
     this.drops--;
     this.log.push({ method: req.method!, path: req.url!, status, range: req.headers.range, auth: req.headers.authorization });
     res.writeHead(status, headers);
@@ -186,7 +195,7 @@ describe('models by Hugging Face name', () => {
     Object.assign(process.env, { HF_ENDPOINT: hub.url, HF_HUB_CACHE: cache, HF_HUB_DISABLE_PROGRESS_BARS: '1' });
     delete process.env.HF_TOKEN;
     delete process.env.HF_HUB_OFFLINE;
-    Object.assign(hub, { log: [], drops: 0, ignoreRange: false, plain404: false });
+    Object.assign(hub, { log: [], drops: 0, corrupts: 0, ignoreRange: false, plain404: false });
   });
   afterEach(() => {
     for (const k of ENV) {
@@ -278,6 +287,20 @@ describe('models by Hugging Face name', () => {
     assert.deepEqual(ranges[0], [`bytes=${partial}-`, 206]);
     assert.match(String(ranges[1]![0]), /^bytes=\d+-$/);
     assert.ok(!existsSync(`${blob}.incomplete`));
+    assert.equal(sha256(readFileSync(blob)), sha256(weights));
+  });
+
+  it('refuses bytes that do not match the sha256 ETag, and fetches them again', async () => {
+    const weights = main.files.get('model.safetensors')!;
+    const blob = join(repoDir(), 'blobs', sha256(weights));
+    hub.corrupts = 3;
+    await assert.rejects(loadModel('dlip-test/tiny'), /downloading model\.safetensors failed after 3 attempt\(s\): .*does not match its sha256/);
+    assert.ok(!existsSync(blob) && !existsSync(`${blob}.incomplete`), 'nothing kept of a corrupt download');
+    hub.log = [];
+    hub.drops = 1;
+    hub.corrupts = 1; // the first try is cut short; its resume brings a wrong last byte; the third try starts over
+    assertWeights((await loadModel('dlip-test/tiny')).model, main.weights);
+    assert.deepEqual(hub.log.filter((l) => l.path.startsWith('/lfs/')).map((l) => l.status), [200, 206, 200]);
     assert.equal(sha256(readFileSync(blob)), sha256(weights));
   });
 
