@@ -34,5 +34,6 @@ export { itmLoss, sampleHardNegatives } from './objectives/itm.js';
 export { MomentumContrast } from './objectives/momentum.js';
 export { pretrainLosses, pretrainForward, recordLosses, prepareMomentum, finishMomentum, PRETRAIN_TERMS } from './objectives/pretrain.js';
 export type { ItmNegatives, PretrainOutputs, PretrainRecord } from './objectives/pretrain.js';
+export * from './distill/index.js';
 export { inspect } from './inspect.js';
 export type { InspectReport } from './inspect.js';

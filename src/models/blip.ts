@@ -24,11 +24,6 @@ export class TextDecoder extends Module {
     this.cls = this.child('cls', new LMHead(config));
   }
 
-  /** States after the LM head's transform, the input of its vocabulary projection (for fused losses). */
-  projectionInputs(inputIds: tf.Tensor, attentionMask: tf.Tensor, options: TextForwardOptions = {}): tf.Tensor {
-    return this.cls.transform(this.bert.forward(inputIds, attentionMask, { ...options, causal: true }).lastHiddenState);
-  }
-
   /** Teacher-forced logits [B, T, vocab]; position t predicts token t+1. */
   forward(inputIds: tf.Tensor, attentionMask: tf.Tensor, options: TextForwardOptions = {}): EncoderOutput & { logits: tf.Tensor } {
     const out = this.bert.forward(inputIds, attentionMask, { ...options, causal: true });

@@ -200,7 +200,7 @@ export function pretrainForward(
     const ignored = tf.logicalOr(tf.equal(decIds, options.padTokenId), tf.tile(promptEnd, [rows, 1]));
     const labels = tf.where(ignored, tf.fill(decIds.shape, IGNORE_INDEX, 'int32'), decIds);
     const decoder = model.textDecoder;
-    // TextDecoder.projectionInputs, keeping the decoder's own outputs for the record.
+    // The states before the vocabulary projection: the fused LM loss projects them in chunks.
     record.decoder = decoder.bert.forward(decIds, attentionMask, { ...out, encoderHiddenStates: imageEmbeds, causal: true });
     record.lm = { states: decoder.cls.transform(record.decoder.lastHiddenState), labels };
   }

@@ -72,7 +72,7 @@ function legacyPretrainLosses(model: BlipForPreTraining, batch: PretrainBatch, o
     const ignored = tf.logicalOr(tf.equal(decIds, options.padTokenId), tf.tile(promptEnd, [rows, 1]));
     const labels = tf.where(ignored, tf.fill(decIds.shape, IGNORE_INDEX, 'int32'), decIds);
     const decoder = model.textDecoder;
-    const states = decoder.projectionInputs(decIds, attentionMask, { encoderHiddenStates: imageEmbeds });
+    const states = decoder.cls.transform(decoder.bert.forward(decIds, attentionMask, { encoderHiddenStates: imageEmbeds, causal: true }).lastHiddenState);
     terms.lm = projectedCaptionLoss(states, decoder.cls.projection.weight, decoder.cls.projection.bias, labels, options.labelSmoothing);
   }
   const total = tf.addN(PRETRAIN_TERMS.map((k) => tf.mul(terms[k], w[k]))) as tf.Scalar;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
-import { evaluateModel, TASKS } from '../../eval/run.js';
+import { BLIP_RETRIEVAL_K, evaluateModel, TASKS } from '../../eval/run.js';
 import type { EvalReport, Task } from '../../eval/run.js';
 import { nonNegativeInt, onBadSampleOption, positiveInt } from '../options.js';
 import type { OnBadSample } from '../../data/errors.js';
@@ -52,7 +52,7 @@ export function registerEval(program: Command): void {
     .option('--world <size>', 'built-in world size when --data is absent (default small)')
     .option('--split <name>', 'train, val or test (default test)')
     .option('--tasks <list>', `comma-separated: ${TASKS.join(', ')} (default: what the model can do)`, tasks)
-    .option('--k <n>', "retrieval: candidates reranked with ITM per query (default: the dataset's retrievalK, else 256 as BLIP on COCO)", positiveInt)
+    .option('--k <n>', `retrieval: candidates reranked with ITM per query (default: the dataset's retrievalK, else ${BLIP_RETRIEVAL_K} as BLIP on COCO)`, positiveInt)
     .option('--itm-first-token <token>', 'retrieval: first text token of the ITM rerank, enc (BLIP, as dlip trains) or cls (the Hugging Face port) (default enc)', itmFirstToken)
     .option('--beams <n>', 'captioning: beam width (default 3)', positiveInt)
     .option('--max-length <n>', "captioning: longest sequence in tokens, [DEC] and prompt included as BLIP counts (default: the dataset's, else 20)", positiveInt)
