@@ -16,3 +16,4 @@ function findPackageRoot(start: string): string {
 export const packageRoot = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
 export const presetsDir = join(packageRoot, 'presets');
 export const assetsDir = join(packageRoot, 'assets');
+export const modelsDir = join(packageRoot, 'models');

@@ -6,6 +6,7 @@ import { registerPretrain } from './commands/pretrain.js';
 import { registerEval } from './commands/eval.js';
 import { registerFinetune } from './commands/finetune.js';
 import { registerDistill } from './commands/distill.js';
+import { registerExport } from './commands/export.js';
 import { readPackageVersion } from '../version.js';
 import { initBackend } from '../engine/backend.js';
 
@@ -25,5 +26,6 @@ export function buildProgram(): Command {
   registerFinetune(program);
   registerDistill(program);
   registerEval(program);
+  registerExport(program);
   return program;
 }

@@ -13,12 +13,13 @@ import { ARCHITECTURES, configArchitecture, parseBlipConfig } from '../models/co
 import type { Architecture, BlipConfig } from '../models/config.js';
 import { withImageSize } from '../models/image-size.js';
 import { isPreset, listPresets } from '../models/presets.js';
+import { listShippedModels, shippedModelDir } from '../models/shipped.js';
 import { readPackageVersion } from '../version.js';
 import { writeJsonAtomic } from './atomic.js';
 import { HubSnapshot, parseHubName } from './hub.js';
 import type { HubName, HubOptions } from './hub.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
-import type { LoadedTensor, TensorToWrite } from './safetensors.js';
+import type { LoadedTensor, TensorToWrite, WrittenDType } from './safetensors.js';
 import { applyWeights } from './weights.js';
 import type { ApplyWeightsReport } from './weights.js';
 
@@ -101,14 +102,19 @@ async function fetchModelFiles(name: HubName, options?: HubOptions): Promise<str
 
 /**
  * What a user names, as a local path: an existing path as given (it always wins), a preset name as
- * given when `presets` is set, and a Hugging Face name (owner/name[@revision]) as its snapshot folder
+ * given when `presets` is set (a config to initialise), else a model shipped with dlip (trained
+ * weights under models/), and a Hugging Face name (owner/name[@revision]) as its snapshot folder
  * in the Hugging Face cache, fetched first unless cached.
  */
 export async function resolveModelPath(spec: string, options: { presets?: boolean; hub?: HubOptions } = {}): Promise<string> {
   if (existsSync(spec) || (options.presets && isPreset(spec))) return spec;
+  const shipped = shippedModelDir(spec);
+  if (shipped) return shipped;
   const name = parseHubName(spec);
   if (name) return fetchModelFiles(name, options.hub);
-  const tried = options.presets ? `a preset (${listPresets().join(', ')}), an existing folder or config file,` : 'an existing folder';
+  const shippedNames = listShippedModels();
+  const shippedText = shippedNames.length > 0 ? `a shipped model (${shippedNames.join(', ')}), ` : '';
+  const tried = options.presets ? `a preset (${listPresets().join(', ')}), ${shippedText}an existing folder or config file,` : `${shippedText}an existing folder`;
   throw new Error(`"${spec}" is neither ${tried} nor a Hugging Face model name (owner/name[@revision])`);
 }
 
@@ -170,10 +176,11 @@ function stateDict(model: BlipModel): Map<string, TensorToWrite> {
  * Writes config.json, model.safetensors and dlip.json into `dir`, each atomically; the manifest
  * goes last, so a folder with a manifest whose hash matches is complete.
  */
-export async function saveModel(model: BlipModel, dir: string): Promise<Manifest> {
+/** Saves config.json, model.safetensors (F32, or F16 for half the bytes) and dlip.json with its sha256. */
+export async function saveModel(model: BlipModel, dir: string, options: { dtype?: WrittenDType } = {}): Promise<Manifest> {
   await mkdir(dir, { recursive: true });
   const weightsPath = join(dir, WEIGHTS_FILE);
-  await writeSafetensors(weightsPath, stateDict(model), { format: 'pt' });
+  await writeSafetensors(weightsPath, stateDict(model), { format: 'pt' }, options.dtype);
   await writeJsonAtomic(join(dir, CONFIG_FILE), { ...model.config, architectures: [model.architecture] });
   const manifest: Manifest = {
     format: 'dlip-checkpoint',

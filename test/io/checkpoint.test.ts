@@ -1,17 +1,19 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, writeFileSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf, initBackend } from '../../src/engine/backend.js';
 import { loadModel, saveModel } from '../../src/io/checkpoint.js';
-import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
+import { readHeader, readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
 import type { BlipForImageTextRetrieval } from '../../src/models/blip.js';
 import { createModel } from '../../src/models/blip.js';
 import { applyWeights } from '../../src/io/weights.js';
 import { initParameters } from '../../src/nn/init.js';
 import { assertClose, FIXTURE_DIR, toTensor } from '../helpers/fixtures.js';
 import { tinyConfig } from '../helpers/tiny.js';
+import { BIN } from '../helpers/bin.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'dlip-ckpt-'));
 
@@ -74,6 +76,26 @@ describe('checkpoints', () => {
     bytes[bytes.length - 1] ^= 0xff;
     writeFileSync(join(dir, 'model.safetensors'), bytes);
     await assert.rejects(loadModel(dir), /model\.safetensors: sha256 .* does not match the manifest/);
+    model.dispose();
+  });
+
+  it('exports a model in F16 with `dlip export weights`: half the file, values within half precision', async () => {
+    const model = createModel(tinyConfig(), 'BlipForPreTraining');
+    initParameters(model, 12);
+    const source = tmp();
+    await saveModel(model, source);
+    const out = join(tmp(), 'half');
+    const stdout = execFileSync(process.execPath, [BIN, 'export', 'weights', '--model', source, '--out', out, '--dtype', 'f16'], { encoding: 'utf8' });
+    assert.match(stdout, /BlipForPreTraining, .* parameters in F16/);
+    const dataBytes = async (d: string) => statSync(join(d, 'model.safetensors')).size - (await readHeader(join(d, 'model.safetensors'))).dataStart;
+    assert.equal(await dataBytes(out), (await dataBytes(source)) / 2);
+    const { model: back } = await loadModel(out); // the manifest's sha256 is of the F16 file
+    const a = model.namedParameters();
+    for (const [k, p] of back.namedParameters()) {
+      const [want, got] = [a.get(k)!.value.dataSync(), p.value.dataSync()];
+      for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= 2 ** -11 * Math.abs(want[i]!) + 2 ** -24, `${k}[${i}]: ${got[i]} vs ${want[i]}`);
+    }
+    back.dispose();
     model.dispose();
   });
 

@@ -62,6 +62,23 @@ describe('safetensors', () => {
     assert.ok(!readdirSync(dir).some((f) => f.endsWith('.tmp')), 'temp file left behind');
   });
 
+  it('writes F16 in half the bytes, rounding each value to the nearest half', async () => {
+    const path = join(dir, 'half.safetensors');
+    // 1 + 2^-11 lies halfway between two halves and rounds to even (1); 1 + 3 * 2^-11 rounds up to 1 + 2^-9.
+    const values = Float32Array.from([1, -2, 1 / 3, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 65504, 2 ** -24, 0.1]);
+    await writeSafetensors(path, new Map([['w', { shape: [2, 4], data: values }]]), undefined, 'F16');
+    const header = await readHeader(path);
+    assert.equal(header.entries.get('w')!.dtype, 'F16');
+    assert.equal(header.entries.get('w')!.end - header.entries.get('w')!.begin, 16);
+    const back = Array.from((await readSafetensors(path)).get('w')!.data as Float32Array);
+    assert.deepEqual(back.slice(0, 2), [1, -2]);
+    assert.equal(back[2], 0.333251953125);
+    assert.equal(back[3], 1);
+    assert.equal(back[4], 1 + 2 ** -9);
+    assert.deepEqual(back.slice(5, 7), [65504, 2 ** -24]);
+    assert.equal(back[7], 0.0999755859375);
+  });
+
   it('names the file and tensor when the file is malformed', async () => {
     const truncated = handMade('short.safetensors', [{ name: 'w', dtype: 'F32', shape: [4], bytes: Buffer.alloc(12) }]);
     await assert.rejects(readSafetensors(truncated), /short\.safetensors.*"w".*16 bytes but spans 12/);

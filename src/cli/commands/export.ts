@@ -1,0 +1,24 @@
+import { Option } from 'commander';
+import type { Command } from 'commander';
+import { loadModel, saveModel } from '../../io/checkpoint.js';
+import type { WrittenDType } from '../../io/safetensors.js';
+import { millions } from '../format.js';
+
+export function registerExport(program: Command): void {
+  const exporter = program.command('export').description('write a model in another form: its weights (F32 or F16)');
+  exporter
+    .command('weights')
+    .description('copy a model folder, shipped model or Hugging Face name to a dlip model folder, optionally in F16 (half the bytes)')
+    .requiredOption('--model <dir|name>', 'model folder, shipped model (e.g. tiny-teacher) or Hugging Face name (owner/name[@revision])')
+    .requiredOption('--out <dir>', 'folder to write config.json, model.safetensors and dlip.json to')
+    .addOption(new Option('--dtype <dtype>', 'stored precision: f32 as trained, or f16 (values rounded to the nearest half; ~1e-3 relative)').choices(['f32', 'f16']).default('f32'))
+    .action(async (opts: { model: string; out: string; dtype: 'f32' | 'f16' }) => {
+      const { model } = await loadModel(opts.model);
+      try {
+        const manifest = await saveModel(model, opts.out, { dtype: opts.dtype.toUpperCase() as WrittenDType });
+        process.stdout.write(`${opts.out}: ${manifest.architecture}, ${millions(manifest.parameters)} parameters in ${opts.dtype.toUpperCase()}, sha256 ${manifest.sha256.slice(0, 16)}…\n`);
+      } finally {
+        model.dispose();
+      }
+    });
+}
