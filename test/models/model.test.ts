@@ -5,6 +5,7 @@ import { tf, initBackend } from '../../src/engine/backend.js';
 import { BlipForPreTraining, createModel } from '../../src/models/blip.js';
 import { initParameters } from '../../src/nn/init.js';
 import { loadPreset } from '../../src/models/presets.js';
+import { ARCHITECTURES } from '../../src/models/config.js';
 import { taskCost } from '../../src/eval/cost.js';
 import { VisionModel } from '../../src/models/vision.js';
 import { captionLoss } from '../../src/objectives/lm.js';
@@ -140,9 +141,14 @@ describe('cost', () => {
     assert.ok(small.parameters / base.parameters > 0.2 && small.parameters / base.parameters < 0.23);
   });
 
-  it('sizes tiny-student at about a quarter of tiny-teacher', () => {
-    const ratio = taskCost(loadPreset('tiny-student'), 'BlipForImageTextRetrieval').parameters / taskCost(loadPreset('tiny-teacher'), 'BlipForImageTextRetrieval').parameters;
-    assert.ok(ratio > 0.2 && ratio < 0.3, `ratio ${ratio}`);
+  it("sizes tiny-student at no more than 25% of tiny-teacher's parameters and FLOPs, for every task model", () => {
+    for (const architecture of ARCHITECTURES) {
+      const [student, teacher] = [taskCost(loadPreset('tiny-student'), architecture), taskCost(loadPreset('tiny-teacher'), architecture)];
+      for (const key of ['parameters', 'flops'] as const) {
+        const ratio = student[key] / teacher[key];
+        assert.ok(ratio > 0.05 && ratio <= 0.25, `${architecture} ${key}: ratio ${ratio}`);
+      }
+    }
   });
 
   it("counts the parameters of Hugging Face's own state_dict for each fixture model", async () => {
