@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { loadModel, saveModel } from '../io/checkpoint.js';
 import type { BlipForPreTraining } from '../models/blip.js';
 import { taskModelFrom } from '../models/convert.js';
+import { shippedModelDir } from '../models/shipped.js';
 import type { Architecture } from '../models/config.js';
 import { z } from 'zod';
 import { pretrainParsed, PretrainConfigSchema } from './pretrain.js';
@@ -35,6 +36,8 @@ export async function finetune(input: FinetuneInput, hooks: TrainHooks = {}): Pr
     throw new Error(`--task ${input.task} is not supported; fine-tuning covers ${FINETUNE_TASKS.join(', ')}`);
   }
   const { task: _task, ...rest } = input;
+  // Fine-tuning starts from trained weights: a shipped model's name wins over the preset of the same name.
+  if (rest.model) rest.model = shippedModelDir(rest.model) ?? rest.model;
   // Checked once, here, for every task, so errors name the command the user ran.
   const parsed = PretrainConfigSchema.safeParse(rest);
   if (!parsed.success) throw new Error(`invalid finetune options:\n${z.prettifyError(parsed.error)}`);
