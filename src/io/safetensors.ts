@@ -6,9 +6,9 @@ import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { writeAtomic } from './atomic.js';
 
-export type StoredDType = 'F32' | 'F16' | 'BF16' | 'I64';
-const READABLE: readonly string[] = ['F32', 'F16', 'BF16', 'I64'];
-const BYTES: Record<StoredDType, number> = { F32: 4, F16: 2, BF16: 2, I64: 8 };
+export type StoredDType = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32';
+const READABLE: readonly string[] = ['F32', 'F16', 'BF16', 'I64', 'I32'];
+export const DTYPE_BYTES: Record<StoredDType, number> = { F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4 };
 
 export interface TensorEntry {
   name: string;
@@ -27,10 +27,11 @@ export interface SafetensorsHeader {
   dataStart: number;
 }
 
-/** A tensor read into memory: floats widen to Float32Array, I64 stays exact in BigInt64Array. */
+/** A tensor read into memory: floats widen to Float32Array, integers stay exact. */
 export type LoadedTensor =
   | { dtype: 'F32'; shape: number[]; data: Float32Array }
-  | { dtype: 'I64'; shape: number[]; data: BigInt64Array };
+  | { dtype: 'I64'; shape: number[]; data: BigInt64Array }
+  | { dtype: 'I32'; shape: number[]; data: Int32Array };
 
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
@@ -88,7 +89,7 @@ async function readHeaderFrom(handle: FileHandle, path: string): Promise<Safeten
     const dims = shape as number[];
     const dtype = info.dtype;
     if ((READABLE as string[]).includes(dtype)) {
-      const expected = dims.reduce((a, b) => a * b, 1) * BYTES[dtype as StoredDType];
+      const expected = dims.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype as StoredDType];
       if (expected !== end - begin) {
         fail(path, `tensor "${name}" ${dtype}[${dims.join(',')}] needs ${expected} bytes but spans ${end - begin}`);
       }
@@ -107,33 +108,70 @@ function halfToFloat(h: number): number {
   return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
 
-function decode(entry: TensorEntry, bytes: Buffer, path: string): LoadedTensor {
-  const count = entry.shape.reduce((a, b) => a * b, 1);
-  switch (entry.dtype) {
+const f32 = new Float32Array(1);
+const f32Bits = new Uint32Array(f32.buffer);
+
+/** The nearest float16 (ties to even; beyond its range, ±Infinity) of a float32, as its 16 bits. */
+export function floatToHalf(x: number): number {
+  f32[0] = x;
+  const bits = f32Bits[0]!;
+  const sign = (bits >>> 16) & 0x8000;
+  const exponent = (bits >>> 23) & 0xff;
+  const fraction = bits & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (fraction ? 0x200 : 0);
+  const e = exponent - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  // Below float16's normal range: a subnormal m·2^-24 (the implicit bit joins the fraction), or 0.
+  const [mantissa, shift] = e <= 0 ? [fraction | 0x800000, 14 - e] : [fraction, 13];
+  if (shift > 24) return sign;
+  let half = (e <= 0 ? 0 : e << 10) | (mantissa >>> shift);
+  const rest = mantissa & ((1 << shift) - 1);
+  const halfway = 1 << (shift - 1);
+  // Rounding up may carry into the exponent: that is the next float16 (or Infinity), as it should be.
+  if (rest > halfway || (rest === halfway && half & 1)) half++;
+  return sign | half;
+}
+
+/** `count` values of `dtype` from little-endian `bytes`; F16 and BF16 widen to float32. */
+export function decodeValues(dtype: string, bytes: Buffer, count: number, what: string): LoadedTensor['data'] {
+  switch (dtype) {
     case 'F32': {
       const data = new Float32Array(count);
-      new Uint8Array(data.buffer).set(bytes);
-      return { dtype: 'F32', shape: entry.shape, data };
+      new Uint8Array(data.buffer).set(bytes.subarray(0, 4 * count));
+      return data;
     }
     case 'F16': {
       const data = new Float32Array(count);
       for (let i = 0; i < count; i++) data[i] = halfToFloat(bytes.readUInt16LE(2 * i));
-      return { dtype: 'F32', shape: entry.shape, data };
+      return data;
     }
     case 'BF16': {
       // bfloat16 is the upper half of a float32.
       const widened = new Uint32Array(count);
       for (let i = 0; i < count; i++) widened[i] = bytes.readUInt16LE(2 * i) << 16;
-      return { dtype: 'F32', shape: entry.shape, data: new Float32Array(widened.buffer) };
+      return new Float32Array(widened.buffer);
     }
     case 'I64': {
       const data = new BigInt64Array(count);
-      new Uint8Array(data.buffer).set(bytes);
-      return { dtype: 'I64', shape: entry.shape, data };
+      new Uint8Array(data.buffer).set(bytes.subarray(0, 8 * count));
+      return data;
+    }
+    case 'I32': {
+      const data = new Int32Array(count);
+      new Uint8Array(data.buffer).set(bytes.subarray(0, 4 * count));
+      return data;
     }
     default:
-      throw new Error(`${path}: tensor "${entry.name}" has dtype ${entry.dtype}; dlip reads ${READABLE.join(', ')}`);
+      throw new Error(`${what} has dtype ${dtype}; dlip reads ${READABLE.join(', ')}`);
   }
+}
+
+function decode(entry: TensorEntry, bytes: Buffer, path: string): LoadedTensor {
+  const count = entry.shape.reduce((a, b) => a * b, 1);
+  const data = decodeValues(entry.dtype, bytes, count, `${path}: tensor "${entry.name}"`);
+  if (data instanceof BigInt64Array) return { dtype: 'I64', shape: entry.shape, data };
+  if (data instanceof Int32Array) return { dtype: 'I32', shape: entry.shape, data };
+  return { dtype: 'F32', shape: entry.shape, data };
 }
 
 /**
@@ -164,13 +202,24 @@ export async function readSafetensors(path: string, names?: Iterable<string>): P
 export interface TensorToWrite {
   shape: number[];
   /** The values, or a function that produces them when their turn comes to be written. */
-  data: Float32Array | (() => Float32Array);
+  data: Float32Array | Int32Array | (() => Float32Array | Int32Array);
+  /** How the values are stored (default F32): F16 rounds floats to nearest, I32 takes Int32Array data. */
+  dtype?: 'F32' | 'F16' | 'I32';
+}
+
+/** The stored bytes of one tensor's values. */
+function encode(name: string, path: string, dtype: 'F32' | 'F16' | 'I32', data: Float32Array | Int32Array): Uint8Array {
+  if ((dtype === 'I32') !== data instanceof Int32Array) throw new Error(`cannot write "${name}" to ${path}: dtype ${dtype} needs ${dtype === 'I32' ? 'Int32Array' : 'Float32Array'} data`);
+  if (dtype !== 'F16') return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const half = new Uint16Array(data.length);
+  for (let i = 0; i < data.length; i++) half[i] = floatToHalf(data[i]!);
+  return new Uint8Array(half.buffer);
 }
 
 /**
- * Writes F32 tensors in sorted-name order (as Hugging Face does), streaming one tensor at a time,
- * atomically; lazy `data` is produced only when written, so a model's weights need not all be copied
- * out of the backend at once. The header is padded with spaces to a multiple of 8 so data stays aligned.
+ * Writes tensors (F32 unless told) in sorted-name order (as Hugging Face does), streaming one tensor at
+ * a time, atomically; lazy `data` is produced only when written, so a model's weights need not all be
+ * copied out of the backend at once. The header is padded with spaces to a multiple of 8 so data stays aligned.
  */
 export async function writeSafetensors(
   path: string,
@@ -183,8 +232,9 @@ export async function writeSafetensors(
   let offset = 0;
   for (const name of names) {
     const t = tensors.get(name)!;
-    const bytes = t.shape.reduce((a, b) => a * b, 1) * 4;
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
+    const dtype = t.dtype ?? 'F32';
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
+    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
   let json = JSON.stringify(header);
@@ -202,7 +252,7 @@ export async function writeSafetensors(
       if (count !== data.length) {
         throw new Error(`cannot write "${name}" to ${path}: shape [${t.shape.join(',')}] holds ${count} values, data has ${data.length}`);
       }
-      await handle.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      await handle.write(encode(name, path, t.dtype ?? 'F32', data));
     }
   });
 }
