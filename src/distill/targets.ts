@@ -8,14 +8,14 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { tf } from '../engine/backend.js';
 import { linear, matmul } from '../engine/ops.js';
 import type { DecodePool } from '../data/pipeline/decode-pool.js';
 import { disposeBatch } from '../data/pipeline/loader.js';
 import type { Batch } from '../data/pipeline/loader.js';
 import type { BlipTokenizer } from '../data/tokenizer.js';
+import { worldCacheDir } from '../data/world/synth.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { decodeValues, DTYPE_BYTES, readHeader, writeSafetensors } from '../io/safetensors.js';
 import type { SafetensorsHeader, TensorToWrite } from '../io/safetensors.js';
@@ -85,7 +85,7 @@ export interface TargetsOptions {
 
 /** $DLIP_CACHE/teacher or ~/.cache/dlip/teacher. */
 export function defaultTargetsRoot(): string {
-  return join(process.env.DLIP_CACHE ? resolve(process.env.DLIP_CACHE) : join(homedir(), '.cache', 'dlip'), 'teacher');
+  return join(worldCacheDir(), 'teacher');
 }
 
 /**
