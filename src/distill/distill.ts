@@ -14,7 +14,7 @@ import { DEC_ID, ENC_ID, PAD_ID, defaultTokenizer } from '../data/tokenizer.js';
 import type { BlipForPreTraining } from '../models/blip.js';
 import { createRng, initParameters } from '../nn/init.js';
 import { prepareMomentum, pretrainForward, recordLosses } from '../objectives/pretrain.js';
-import type { ItmNegatives, PretrainOptions, PretrainRecord } from '../objectives/pretrain.js';
+import type { ItmNegatives, PretrainOptions } from '../objectives/pretrain.js';
 import { PretrainConfigSchema, trainOptions } from '../train/pretrain.js';
 import { openPretrainData, pretrainBatches, pretrainingModel, pretrainValidation, toPretrainBatch } from '../train/pretrain-data.js';
 import type { PretrainData, PretrainItem } from '../train/pretrain-data.js';
@@ -27,6 +27,9 @@ import { inheritFromTeacher } from './inherit.js';
 import { LayerMapSpecSchema } from './layer-map.js';
 import { checkRecipe, loadRecipe, recipeNeeds } from './recipe.js';
 import type { Recipe } from './recipe.js';
+import type { TeacherRecord } from './terms/index.js';
+import { defaultTargetsRoot, TeacherTargets, targetSpec, trainingViews } from './targets.js';
+import type { TargetsReport } from './targets.js';
 import { disposeRecord, studentNegatives, teacherForward } from './teacher.js';
 
 /** Pre-training's options, with a teacher, a student and a recipe in place of the model and weights. */
@@ -39,6 +42,10 @@ export const DistillConfigSchema = PretrainConfigSchema.omit({ model: true, weig
   recipe: z.string().default('dlip-default'),
   /** Per tower, which teacher layer each student layer starts from (a student built from a preset or config only). */
   inherit: z.strictObject({ vision: LayerMapSpecSchema.optional(), text: LayerMapSpecSchema.optional() }).optional(),
+  /** Where teacher targets are cached (a folder per key under it; default $DLIP_CACHE/teacher), or false to run the teacher live every step. */
+  teacherCache: z.union([z.string(), z.literal(false)]).optional(),
+  /** LM logits the cache keeps per token (the rest of the vocabulary shares the remaining mass evenly). */
+  teacherTopK: z.number().int().positive().default(64),
 });
 export type DistillConfigInput = z.input<typeof DistillConfigSchema>;
 type DistillConfig = z.output<typeof DistillConfigSchema>;
@@ -58,16 +65,22 @@ function recipeAdaptors(recipe: Recipe, student: BlipForPreTraining, teacher: Bl
 /** What `before` computed off the tape for one batch: the student's ITM pairs and the teacher's record. */
 interface Prepared {
   negatives?: ItmNegatives;
-  teacher?: PretrainRecord;
+  teacher?: TeacherRecord;
 }
 
 export interface DistillHooks extends TrainHooks {
   /** The teacher's validation score, measured before distilling (also written to <out>/teacher.json). */
   onTeacherScore?(metrics: Record<string, number>): void;
+  /** Building the teacher-target cache: pair-views done of all. */
+  onTeacherTargetsProgress?(done: number, total: number): void;
+  /** The cache opened (built or reused), and again after training with its measured read cost (also written to <out>/teacher-cache.json). */
+  onTeacherTargets?(report: TargetsReport): void;
 }
 
 /** The run folder's record of the teacher's validation score. */
 export const TEACHER_SCORE_FILE = 'teacher.json';
+/** The run folder's report of the teacher-target cache. */
+export const TEACHER_CACHE_FILE = 'teacher-cache.json';
 
 /**
  * Scores the teacher on the validation split the student will be selected on, once per run folder:
@@ -98,6 +111,7 @@ export async function distill(input: DistillConfigInput, hooks: DistillHooks = {
   const student = built.model;
   let teacher: BlipForPreTraining | undefined;
   let adaptors: AdaptorSet | undefined;
+  let targets: TeacherTargets | undefined;
   const pool = new DecodePool();
   try {
     // A loaded student's weights are its starting point; inheriting would silently overwrite them.
@@ -149,7 +163,7 @@ export async function distill(input: DistillConfigInput, hooks: DistillHooks = {
         const batch = toPretrainBatch(b);
         prepareMomentum(student, batch, objective); // no momentum: only clamps the temperature
         const negatives = drawsPairs ? studentNegatives(student, batch, createRng(ctx.stepSeed)) : undefined;
-        const kept = teacher && teacherForward(teacher, batch, objective, needs, negatives);
+        const kept = teacher && (targets ? targets.record(b, negatives) : teacherForward(teacher, batch, objective, needs, negatives));
         return { negatives, teacher: kept };
       },
       loss: (b, ctx, prepared) => {
@@ -177,8 +191,21 @@ export async function distill(input: DistillConfigInput, hooks: DistillHooks = {
       takeSkipped: () => data.skipped.take(),
     };
     if (teacher) await scoreTeacher(teacher, student, data, cfg, captioningOnly, hooks);
-    return await train(task, trainOptions({ ...cfg, model: cfg.student, weights: recipe.task }), hooks);
+    if (teacher && cfg.teacherCache !== false) {
+      const spec = targetSpec(recipe, student.config, teacher.config, trainingViews(data, cfg), cfg.teacherTopK);
+      const root = cfg.teacherCache ?? defaultTargetsRoot();
+      targets = await TeacherTargets.open({ teacher, spec, data, cfg, objective, tokenizer, pool, root, onProgress: hooks.onTeacherTargetsProgress }, needs, data.batchesPerEpoch * cfg.batchSize);
+      hooks.onTeacherTargets?.(targets.report);
+    }
+    const result = await train(task, trainOptions({ ...cfg, model: cfg.student, weights: recipe.task }), hooks);
+    if (targets) {
+      const report = targets.measured(data.batchesPerEpoch);
+      await writeJsonAtomic(join(cfg.out, TEACHER_CACHE_FILE), report);
+      hooks.onTeacherTargets?.(report);
+    }
+    return result;
   } finally {
+    targets?.close();
     await pool.close();
     adaptors?.dispose();
     teacher?.dispose();

@@ -7,9 +7,9 @@ import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { writeAtomic } from './atomic.js';
 
-export type StoredDType = 'F32' | 'F16' | 'BF16' | 'I64';
-const READABLE: readonly string[] = ['F32', 'F16', 'BF16', 'I64'];
-const BYTES: Record<StoredDType, number> = { F32: 4, F16: 2, BF16: 2, I64: 8 };
+export type StoredDType = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32';
+const READABLE: readonly string[] = ['F32', 'F16', 'BF16', 'I64', 'I32'];
+export const DTYPE_BYTES: Record<StoredDType, number> = { F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4 };
 
 export interface TensorEntry {
   name: string;
@@ -28,10 +28,11 @@ export interface SafetensorsHeader {
   dataStart: number;
 }
 
-/** A tensor read into memory: floats widen to Float32Array, I64 stays exact in BigInt64Array. */
+/** A tensor read into memory: floats widen to Float32Array, integers stay exact. */
 export type LoadedTensor =
   | { dtype: 'F32'; shape: number[]; data: Float32Array }
-  | { dtype: 'I64'; shape: number[]; data: BigInt64Array };
+  | { dtype: 'I64'; shape: number[]; data: BigInt64Array }
+  | { dtype: 'I32'; shape: number[]; data: Int32Array };
 
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
@@ -89,7 +90,7 @@ async function readHeaderFrom(handle: FileHandle, path: string): Promise<Safeten
     const dims = shape as number[];
     const dtype = info.dtype;
     if ((READABLE as string[]).includes(dtype)) {
-      const expected = dims.reduce((a, b) => a * b, 1) * BYTES[dtype as StoredDType];
+      const expected = dims.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype as StoredDType];
       if (expected !== end - begin) {
         fail(path, `tensor "${name}" ${dtype}[${dims.join(',')}] needs ${expected} bytes but spans ${end - begin}`);
       }
@@ -114,34 +115,47 @@ function halfTable(): Float32Array {
   return halves;
 }
 
-function decode(entry: TensorEntry, bytes: Buffer, path: string): LoadedTensor {
-  const count = entry.shape.reduce((a, b) => a * b, 1);
-  switch (entry.dtype) {
+/** `count` values of `dtype` from little-endian `bytes`; F16 and BF16 widen to float32. */
+export function decodeValues(dtype: string, bytes: Buffer, count: number, what: string): LoadedTensor['data'] {
+  switch (dtype) {
     case 'F32': {
       const data = new Float32Array(count);
-      new Uint8Array(data.buffer).set(bytes);
-      return { dtype: 'F32', shape: entry.shape, data };
+      new Uint8Array(data.buffer).set(bytes.subarray(0, 4 * count));
+      return data;
     }
     case 'F16': {
       const table = halfTable();
       const data = new Float32Array(count);
       for (let i = 0; i < count; i++) data[i] = table[bytes.readUInt16LE(2 * i)]!;
-      return { dtype: 'F32', shape: entry.shape, data };
+      return data;
     }
     case 'BF16': {
       // bfloat16 is the upper half of a float32.
       const widened = new Uint32Array(count);
       for (let i = 0; i < count; i++) widened[i] = bytes.readUInt16LE(2 * i) << 16;
-      return { dtype: 'F32', shape: entry.shape, data: new Float32Array(widened.buffer) };
+      return new Float32Array(widened.buffer);
     }
     case 'I64': {
       const data = new BigInt64Array(count);
-      new Uint8Array(data.buffer).set(bytes);
-      return { dtype: 'I64', shape: entry.shape, data };
+      new Uint8Array(data.buffer).set(bytes.subarray(0, 8 * count));
+      return data;
+    }
+    case 'I32': {
+      const data = new Int32Array(count);
+      new Uint8Array(data.buffer).set(bytes.subarray(0, 4 * count));
+      return data;
     }
     default:
-      throw new Error(`${path}: tensor "${entry.name}" has dtype ${entry.dtype}; dlip reads ${READABLE.join(', ')}`);
+      throw new Error(`${what} has dtype ${dtype}; dlip reads ${READABLE.join(', ')}`);
   }
+}
+
+function decode(entry: TensorEntry, bytes: Buffer, path: string): LoadedTensor {
+  const count = entry.shape.reduce((a, b) => a * b, 1);
+  const data = decodeValues(entry.dtype, bytes, count, `${path}: tensor "${entry.name}"`);
+  if (data instanceof BigInt64Array) return { dtype: 'I64', shape: entry.shape, data };
+  if (data instanceof Int32Array) return { dtype: 'I32', shape: entry.shape, data };
+  return { dtype: 'F32', shape: entry.shape, data };
 }
 
 /**
@@ -172,22 +186,32 @@ export async function readSafetensors(path: string, names?: Iterable<string>): P
 export interface TensorToWrite {
   shape: number[];
   /** The values, or a function that produces them when their turn comes to be written. */
-  data: Float32Array | (() => Float32Array);
+  data: Float32Array | Int32Array | (() => Float32Array | Int32Array);
+  /** How the values are stored (default F32): F16 rounds floats to nearest, I32 takes Int32Array data. */
+  dtype?: 'F32' | 'F16' | 'I32';
 }
 
-/** How tensors are stored: F32 as trained, or F16 for half the bytes (values rounded to nearest even). */
+/** The stored bytes of one tensor's values. */
+function encode(name: string, path: string, dtype: 'F32' | 'F16' | 'I32', data: Float32Array | Int32Array): Uint8Array {
+  if ((dtype === 'I32') !== data instanceof Int32Array) throw new Error(`cannot write "${name}" to ${path}: dtype ${dtype} needs ${dtype === 'I32' ? 'Int32Array' : 'Float32Array'} data`);
+  const stored = dtype === 'F16' ? new Float16Array(data) : data;
+  return new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength);
+}
+
+/** How a model's weights are stored: F32 as trained, or F16 for half the bytes (values rounded to nearest even). */
 export type WrittenDType = 'F32' | 'F16';
 
 /**
- * Writes tensors in sorted-name order (as Hugging Face does), streaming one tensor at a time,
- * atomically; lazy `data` is produced only when written, so a model's weights need not all be copied
- * out of the backend at once. The header is padded with spaces to a multiple of 8 so data stays aligned.
+ * Writes tensors (F32 unless told) in sorted-name order (as Hugging Face does), streaming one tensor at
+ * a time, atomically; lazy `data` is produced only when written, so a model's weights need not all be
+ * copied out of the backend at once. The header is padded with spaces to a multiple of 8 so data stays aligned.
  */
 export async function writeSafetensors(
   path: string,
   tensors: Map<string, TensorToWrite>,
   metadata?: Record<string, string>,
-  dtype: WrittenDType = 'F32',
+  /** The dtype of tensors that name none (a model's weights: F32 as trained, or F16 for half the bytes). */
+  defaultDType: WrittenDType = 'F32',
 ): Promise<void> {
   const names = [...tensors.keys()].sort();
   const header: Record<string, unknown> = {};
@@ -195,7 +219,8 @@ export async function writeSafetensors(
   let offset = 0;
   for (const name of names) {
     const t = tensors.get(name)!;
-    const bytes = t.shape.reduce((a, b) => a * b, 1) * BYTES[dtype];
+    const dtype = t.dtype ?? defaultDType;
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
@@ -214,8 +239,7 @@ export async function writeSafetensors(
       if (count !== data.length) {
         throw new Error(`cannot write "${name}" to ${path}: shape [${t.shape.join(',')}] holds ${count} values, data has ${data.length}`);
       }
-      const stored = dtype === 'F16' ? new Float16Array(data) : data;
-      await handle.write(new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength));
+      await handle.write(encode(name, path, t.dtype ?? defaultDType, data));
     }
   });
 }

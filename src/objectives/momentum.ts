@@ -80,7 +80,7 @@ export class MomentumContrast {
   }
 
   /** Restores what `state` saved; `source` names the checkpoint in errors. */
-  loadState(tensors: Map<string, { data: Float32Array | BigInt64Array }>, json: unknown, source: string): void {
+  loadState(tensors: Map<string, { data: Float32Array | BigInt64Array | Int32Array }>, json: unknown, source: string): void {
     const parsed = z.object({ pointer: z.number().int().nonnegative(), queueIds: z.array(z.number()).length(this.queueSize) }).safeParse(json);
     if (!parsed.success) throw new Error(`${source}: momentum queue state does not fit a queue of ${this.queueSize} (resume with the queue size the run was trained with):\n${z.prettifyError(parsed.error)}`);
     const image = tensors.get('queue.image');

@@ -134,6 +134,22 @@ export function drawNegatives(model: BlipForPreTraining, features: { image: tf.T
 }
 
 /**
+ * ITM's fused pass on the 3B pairs [positives; negative images; negative texts] of `negatives`, from
+ * the image tokens `imageEmbeds` of the batch's images.
+ */
+export function itmPairs(model: BlipForPreTraining, imageEmbeds: tf.Tensor, batch: PretrainBatch, negatives: ItmNegatives, options: PretrainOptions, out: OutputOptions): Required<Pick<PretrainRecord, 'fused' | 'itmLogits' | 'negatives'>> {
+  const { inputIds, attentionMask } = batch;
+  const negImageForText = tf.tensor1d(Int32Array.from(negatives.imageForText), 'int32');
+  const negTextForImage = tf.tensor1d(Int32Array.from(negatives.textForImage), 'int32');
+  const encIds = replaceFirstToken(inputIds, options.encTokenId);
+  const images = tf.concat([imageEmbeds, gatherRows(imageEmbeds, negImageForText), imageEmbeds], 0);
+  const textIds = tf.concat([encIds, encIds, gatherRows(encIds, negTextForImage)], 0);
+  const textMask = tf.concat([attentionMask, attentionMask, gatherRows(attentionMask, negTextForImage)], 0);
+  const fused = model.encodeMultimodal(textIds, textMask, images, out);
+  return { fused, itmLogits: model.itmLogits(fused.lastHiddenState), negatives };
+}
+
+/**
  * The pre-training forward as a record; call inside the gradient tape. Each term's parts are computed
  * when its weight is positive or `outputs.terms` asks for it. ITM draws its hard negatives from
  * `source`, or reuses given `{ negatives }` (which also turns ITM on), so a teacher can score exactly
@@ -180,15 +196,7 @@ export function pretrainForward(
     }
     if (active('itm')) {
       const negatives = typeof source === 'function' ? drawNegatives(model, features, batch.imageIds, source) : checkNegatives(source.negatives, b);
-      record.negatives = negatives;
-      const negImageForText = tf.tensor1d(Int32Array.from(negatives.imageForText), 'int32');
-      const negTextForImage = tf.tensor1d(Int32Array.from(negatives.textForImage), 'int32');
-      const encIds = replaceFirstToken(inputIds, options.encTokenId);
-      const images = tf.concat([imageEmbeds, gatherRows(imageEmbeds, negImageForText), imageEmbeds], 0);
-      const textIds = tf.concat([encIds, encIds, gatherRows(encIds, negTextForImage)], 0);
-      const textMask = tf.concat([attentionMask, attentionMask, gatherRows(attentionMask, negTextForImage)], 0);
-      record.fused = model.encodeMultimodal(textIds, textMask, images, out);
-      record.itmLogits = model.itmLogits(record.fused.lastHiddenState);
+      Object.assign(record, itmPairs(model, imageEmbeds, batch, negatives, options, out));
     }
   }
 

@@ -90,7 +90,7 @@ export class AdamW {
   }
 
   /** Restores moments saved by stateTensors; every slot must be present. */
-  loadState(tensors: Map<string, { data: Float32Array | BigInt64Array }>, step: number, source: string): void {
+  loadState(tensors: Map<string, { data: Float32Array | BigInt64Array | Int32Array }>, step: number, source: string): void {
     const missing = this.slots.filter((s) => !tensors.has(`${s.name}.exp_avg`) || !tensors.has(`${s.name}.exp_avg_sq`)).map((s) => s.name);
     if (missing.length) throw new Error(`${source}: optimizer state lacks ${missing.length} parameter(s), e.g. ${missing.slice(0, 3).join(', ')}`);
     for (const s of this.slots) {

@@ -28,6 +28,8 @@ type DataConfig = Pick<PretrainConfig, 'data' | 'world' | 'onBadSample' | 'maxWo
 
 export interface PretrainItem {
   pair: CaptionPair;
+  /** The pair's index among the training pairs (a teacher-target cache finds its row by it). */
+  index: number;
   /** The image's index among the training images: captions of one image are not each other's negatives. */
   imageIndex: number;
 }
@@ -82,9 +84,9 @@ export function openPretrainData(cfg: DataConfig, hooks: TrainHooks): Promise<Pr
     read: (dataset, skipped) => {
       const pairs = captionPairs(dataset.captions('train', { onBadSample: cfg.onBadSample, onSkip: (p) => skipped.add(p.length) }), cfg.maxWords);
       const imageIndex = new Map<string, number>();
-      return pairs.map((pair) => {
+      return pairs.map((pair, index) => {
         if (!imageIndex.has(pair.imageId)) imageIndex.set(pair.imageId, imageIndex.size);
-        return { pair, imageIndex: imageIndex.get(pair.imageId)! };
+        return { pair, index, imageIndex: imageIndex.get(pair.imageId)! };
       });
     },
     noun: 'training pairs',
@@ -92,32 +94,52 @@ export function openPretrainData(cfg: DataConfig, hooks: TrainHooks): Promise<Pr
   });
 }
 
+/** How a training pair becomes an image and tokens, whatever the order and augmentation. */
+function pairLoading(cfg: DataConfig, imageSize: number, tokenizer: BlipTokenizer, pool: DecodePool) {
+  return {
+    batchSize: cfg.batchSize,
+    imageSize,
+    image: (i: PretrainItem) => i.pair.image,
+    describe: (i: PretrainItem) => i.pair.source, // the loader adds the image path
+    text: (i: PretrainItem) => (cfg.prompt ?? '') + i.pair.caption,
+    tokenizer,
+    maxLength: cfg.maxTokens,
+    firstToken: 'cls' as const,
+    pool,
+    onBadSample: cfg.onBadSample,
+  };
+}
+
+/** The flip probability of training: `cfg.flip`, else 0.5 on the built-in world and 0 on real data. */
+export function flipProbability(data: PretrainData, cfg: Pick<DataConfig, 'flip'>): number {
+  return cfg.flip ?? (data.builtin ? 0.5 : 0);
+}
+
 /** The trainer's `batches`: shuffled by (seed, epoch), flipped at random on the built-in world. */
 export function pretrainBatches(data: PretrainData, cfg: DataConfig, imageSize: number, tokenizer: BlipTokenizer, pool: DecodePool) {
-  const flip = cfg.flip ?? (data.builtin ? 0.5 : 0);
+  const flip = flipProbability(data, cfg);
   return (epoch: number, skip: number) =>
     loadBatches(
       data.items,
       {
-        batchSize: cfg.batchSize,
-        imageSize,
-        image: (i) => i.pair.image,
-        describe: (i) => i.pair.source, // the loader adds the image path
-        text: (i) => (cfg.prompt ?? '') + i.pair.caption,
-        tokenizer,
-        maxLength: cfg.maxTokens,
-        firstToken: 'cls',
+        ...pairLoading(cfg, imageSize, tokenizer, pool),
         shuffle: true,
         seed: cfg.seed,
         dropLast: true,
         skipBatches: skip,
         augment: { flipProbability: flip, flipSwapsLeftRight: data.builtin },
-        pool,
-        onBadSample: cfg.onBadSample,
         onSkip: data.skipped.add,
       },
       epoch,
     );
+}
+
+/**
+ * `items` in order, all flipped or none, loaded as training loads them (a teacher-target cache computes
+ * each view once); bad samples are left out or fail as in training, but not counted in its metrics.
+ */
+export function pairViewBatches(data: PretrainData, cfg: DataConfig, items: readonly PretrainItem[], flipped: boolean, imageSize: number, tokenizer: BlipTokenizer, pool: DecodePool) {
+  return loadBatches(items, { ...pairLoading(cfg, imageSize, tokenizer, pool), shuffle: false, augment: { flipProbability: flipped ? 1 : 0, flipSwapsLeftRight: data.builtin } });
 }
 
 export function toPretrainBatch(b: Batch<PretrainItem>): PretrainBatch {

@@ -55,7 +55,7 @@ export interface TrainTask<B> {
   selectMetric?: string;
   /** Extra state a resume needs (momentum encoders, queues), as tensors and JSON; `source` names the checkpoint in errors. */
   saveState?(): { tensors: Map<string, TensorToWrite>; json: unknown };
-  loadState?(tensors: Map<string, { data: Float32Array | BigInt64Array }>, json: unknown, source: string): void;
+  loadState?(tensors: Map<string, { data: Float32Array | BigInt64Array | Int32Array }>, json: unknown, source: string): void;
   /** Samples left out as bad (--on-bad-sample skip) since the last call; each metrics line logs them as `skipped`. */
   takeSkipped?(): number;
 }

@@ -79,6 +79,24 @@ describe('safetensors', () => {
     assert.equal(back[7], 0.0999755859375);
   });
 
+  it('writes F16 rounded to nearest (ties to even, subnormals, overflow) and I32 exactly', async () => {
+    const path = join(dir, 'f16.safetensors');
+    // 1 + 2^-11 is a tie between 1 and 1 + 2^-10: even wins (1); 1 + 3·2^-11 rounds up to 1 + 2^-9.
+    const floats = [1, -2, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 2 ** -24, 3 * 2 ** -26, 1e-9, 70000, 65504, -0.1];
+    const expected = [1, -2, 1, 1 + 2 ** -9, 2 ** -24, 2 ** -24, 0, Infinity, 65504, -0.0999755859375];
+    await writeSafetensors(path, new Map([
+      ['h', { shape: [floats.length], data: Float32Array.from(floats), dtype: 'F16' as const }],
+      ['ids', { shape: [3], data: Int32Array.from([-100, 0, 30523]), dtype: 'I32' as const }],
+    ]));
+    const header = await readHeader(path);
+    assert.equal(header.entries.get('h')!.end - header.entries.get('h')!.begin, 2 * floats.length);
+    const back = await readSafetensors(path);
+    assert.deepEqual(Array.from(back.get('h')!.data as Float32Array), expected);
+    assert.equal(back.get('ids')!.dtype, 'I32');
+    assert.deepEqual(Array.from(back.get('ids')!.data as Int32Array), [-100, 0, 30523]);
+    await assert.rejects(writeSafetensors(path, new Map([['x', { shape: [1], data: Float32Array.from([1]), dtype: 'I32' as const }]])), /"x".*dtype I32 needs Int32Array/);
+  });
+
   it('names the file and tensor when the file is malformed', async () => {
     const truncated = handMade('short.safetensors', [{ name: 'w', dtype: 'F32', shape: [4], bytes: Buffer.alloc(12) }]);
     await assert.rejects(readSafetensors(truncated), /short\.safetensors.*"w".*16 bytes but spans 12/);

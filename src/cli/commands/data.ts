@@ -1,28 +1,12 @@
 // `dlip data …`: make the built-in world, and check a data set (annotations and every image).
 import { existsSync, statSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import cliProgress from 'cli-progress';
 import {
   CAPTION_FORMATS, DataError, DecodePool, describeBadSample, loadCaptions, openDataset, parseWorldConfig, readJson, splitSizesFor, SPLITS,
   synthesizeWorld, undecodableImages, WORLD_SIZES, type BadSample, type CaptionFormat, type LoadOptions, type OnBadSample, type WorldConfigInput,
 } from '../../data/index.js';
 import { nonNegativeInt, onBadSampleOption, positiveInt } from '../options.js';
-
-function progressBar(label: string): { update: (done: number, total: number) => void; stop: () => void } {
-  if (!process.stderr.isTTY) return { update: () => {}, stop: () => {} };
-  const bar = new cliProgress.SingleBar({ format: `${label} [{bar}] {value}/{total} {eta_formatted}`, stream: process.stderr }, cliProgress.Presets.shades_classic);
-  let started = false;
-  return {
-    update: (done, total) => {
-      if (!started) {
-        bar.start(total, 0);
-        started = true;
-      }
-      bar.update(done);
-    },
-    stop: () => started && bar.stop(),
-  };
-}
+import { progressBar } from '../progress.js';
 
 export function registerData(program: Command): void {
   const data = program.command('data').description('make the built-in world; check data sets');

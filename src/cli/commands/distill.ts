@@ -4,8 +4,9 @@ import { distill } from '../../distill/distill.js';
 import type { DistillConfigInput } from '../../distill/distill.js';
 import type { InheritSpec } from '../../distill/inherit.js';
 import { listRecipes } from '../../distill/recipe.js';
-import { trainedSummary, trainingProgress } from '../progress.js';
-import { addTrainingOptions, mergedOptions } from '../options.js';
+import type { TargetsReport } from '../../distill/targets.js';
+import { progressBar, trainedSummary, trainingProgress } from '../progress.js';
+import { addTrainingOptions, mergedOptions, positiveInt } from '../options.js';
 
 /** `--inherit uniform|last`: one layer map for both towers (a config file can give one per tower). */
 function parseInherit(value: string): InheritSpec {
@@ -21,12 +22,30 @@ export function registerDistill(program: Command): void {
     .option('--student <preset|dir|config>', 'the student: a preset or config JSON (random init) or a model folder to start from (default tiny-student)')
     .option('--inherit <uniform|last>', 'start the student\'s vision and text layers as copies of teacher layers (uniform: every k-th; last: the last layer only), with the embeddings and heads of matching shapes; needs a preset or config student of the teacher\'s widths', parseInherit)
     .option('--recipe <name|file>', `which KD terms, with which options: a recipe file or one of ${listRecipes().join(', ')} (default dlip-default)`)
+    .option('--teacher-cache <dir>', "keep the teacher's targets (features, top-k LM logits, mapped hidden states and attention maps of every training pair, unflipped and flipped) under <dir>/<key>/, built once before training and reused by every run with the same teacher weights, data, preprocessing and recipe (default $DLIP_CACHE/teacher, else ~/.cache/dlip/teacher); ITM's fused pass still runs live on the student's pairs")
+    .option('--no-teacher-cache', 'run the whole teacher forward live at every step instead of reading cached targets')
+    .option('--teacher-top-k <k>', 'LM logits cached per token; the rest of the vocabulary shares the remaining probability evenly (default 64)', positiveInt)
     .requiredOption('--out <dir>', 'run folder: checkpoints (with the adaptors), metrics.jsonl (task terms and kd_<term>), final/ and best/ students');
   addTrainingOptions(command).action(async (opts: Record<string, unknown>) => {
     const progress = trainingProgress('distill');
     const onTeacherScore = (metrics: Record<string, number>) =>
       process.stderr.write(`teacher on the val split: ${Object.entries(metrics).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}\n`);
-    const result = await distill((await mergedOptions(opts)) as DistillConfigInput, { ...progress, onTeacherScore }).finally(() => progress.stop());
+    const building = progressBar('teacher targets');
+    const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+    const onTeacherTargets = (r: TargetsReport) => {
+      building.stop();
+      if (r.savedSecondsPerEpoch === undefined) {
+        const how = r.reused ? 'reused' : `built in ${r.buildSeconds.toFixed(1)} s`;
+        process.stderr.write(`teacher targets ${how}: ${r.dir} (${r.pairs} pairs × ${r.views.join('/')} views, ${kib(r.bytesPerPair)} per pair; the live teacher would take ~${r.liveTeacherSecondsPerEpoch.toFixed(1)} s per epoch)\n`);
+      } else {
+        process.stderr.write(`teacher targets: read ${r.readSecondsPerEpoch!.toFixed(2)} s per epoch, ~${r.savedSecondsPerEpoch.toFixed(1)} s of teacher time saved per epoch\n`);
+      }
+    };
+    const hooks = { ...progress, onTeacherScore, onTeacherTargets, onTeacherTargetsProgress: building.update };
+    const result = await distill((await mergedOptions(opts)) as DistillConfigInput, hooks).finally(() => {
+      building.stop();
+      progress.stop();
+    });
     process.stdout.write(`${trainedSummary(result)}\nmodel: ${result.finalDir}\n`);
   });
 }

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { tf } from '../../engine/backend.js';
 import type { EncoderOutput } from '../../models/outputs.js';
 import { attentionKd } from '../attention-kd.js';
-import { checkImageTokens, moduleLayerMaps, ModuleMapsSchema, moduleTerms, outputOf, tokenMask } from './modules.js';
+import { checkImageTokens, moduleLayerMaps, ModuleMapsSchema, moduleTerms, outputOf, teacherSide, tokenMask } from './modules.js';
 import type { ModuleName } from './modules.js';
 import type { DistillTerm } from './types.js';
 
@@ -26,6 +26,7 @@ export const attention: DistillTerm<z.output<typeof schema>> = {
     if (options.modules.vision) checkImageTokens(student, teacher, 'terms.attention.modules.vision');
     if (options.modules.fused) checkImageTokens(student, teacher, 'terms.attention.modules.fused');
   },
+  teacherLayers: (student, teacher, options) => ({ attentions: teacherSide(moduleLayerMaps(options.modules, student, teacher, 'terms.attention')) }),
   loss(student, teacher, ctx) {
     const maps = moduleLayerMaps(ctx.options.modules, ctx.student.config, ctx.teacher.config, 'terms.attention');
     const losses = [...maps].map(([m, pairs]) =>

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { tf } from '../../engine/backend.js';
 import { LayerAdaptors } from '../adaptor.js';
 import { hiddenKd } from '../hidden-kd.js';
-import { checkImageTokens, moduleLayerMaps, ModuleMapsSchema, moduleTerms, outputOf, tokenMask, widthOf } from './modules.js';
+import { checkImageTokens, moduleLayerMaps, ModuleMapsSchema, moduleTerms, outputOf, teacherSide, tokenMask, widthOf } from './modules.js';
 import type { DistillTerm } from './types.js';
 
 const schema = z.strictObject({ weight: z.number().nonnegative(), modules: ModuleMapsSchema });
@@ -21,6 +21,7 @@ export const hidden: DistillTerm<z.output<typeof schema>> = {
     Object.fromEntries(
       [...moduleLayerMaps(options.modules, student, teacher, 'terms.hidden')].map(([m, pairs]) => [m, new LayerAdaptors(pairs, widthOf(student, m), widthOf(teacher, m))]),
     ),
+  teacherLayers: (student, teacher, options) => ({ hiddenStates: teacherSide(moduleLayerMaps(options.modules, student, teacher, 'terms.hidden')) }),
   loss(student, teacher, ctx) {
     const maps = moduleLayerMaps(ctx.options.modules, ctx.student.config, ctx.teacher.config, 'terms.hidden');
     const losses = [...maps].map(([m, pairs]) => {

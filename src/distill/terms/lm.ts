@@ -1,5 +1,6 @@
 // LM KD: per caption token, the student's vocabulary distribution pulled towards the teacher's at
-// temperature T, each through its own LM head, scored where the student's labels predict a token.
+// temperature T, each through its own LM head (or the teacher's cached top-k logits), scored where the
+// student's labels predict a token.
 import { z } from 'zod';
 import { projectedLmKd } from '../lm-kd.js';
 import { part } from './types.js';
@@ -17,7 +18,8 @@ export const lm: DistillTerm<z.output<typeof schema>> = {
   },
   loss(student, teacher, { options, student: sm, teacher: tm }) {
     const s = part('lm', 'student', 'decoder states', student.lm);
-    const t = part('lm', 'teacher', 'decoder states', teacher.lm);
-    return projectedLmKd({ states: s.states, ...sm.textDecoder.cls.projection }, { states: t.states, ...tm.textDecoder.cls.projection }, s.labels, options.temperature);
+    // A cached teacher brings its top-k logits; a live one its decoder states, projected here.
+    const t = teacher.lmTopK ?? { states: part('lm', 'teacher', 'decoder states', teacher.lm).states, ...tm.textDecoder.cls.projection };
+    return projectedLmKd({ states: s.states, ...sm.textDecoder.cls.projection }, t, s.labels, options.temperature);
   },
 };

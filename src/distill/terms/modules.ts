@@ -41,6 +41,11 @@ export function moduleLayerMaps(maps: ModuleMaps, student: BlipConfig, teacher: 
   return resolved;
 }
 
+/** The teacher layers each module's map reads. */
+export function teacherSide(maps: Map<ModuleName, LayerPair[]>): Partial<Record<ModuleName, number[]>> {
+  return Object.fromEntries([...maps].map(([m, pairs]) => [m, [...new Set(pairs.map(([, t]) => t))]]));
+}
+
 function layersOf(config: BlipConfig, module: ModuleName): number {
   return module === 'vision' ? config.vision_config.num_hidden_layers : config.text_config.num_hidden_layers;
 }

@@ -6,6 +6,8 @@ import type { BlipForPreTraining } from '../../models/blip.js';
 import type { BlipConfig } from '../../models/config.js';
 import type { PretrainBatch, PretrainRecord, PretrainTerm } from '../../objectives/pretrain.js';
 import type { AdaptorSet, LayerAdaptors } from '../adaptor.js';
+import type { TopKTeacher } from '../lm-kd.js';
+import type { ModuleName } from './modules.js';
 
 /** Every term's options carry its weight in the total loss. */
 export interface TermOptions {
@@ -17,6 +19,17 @@ export interface TermNeeds {
   terms: PretrainTerm[];
   hiddenStates?: boolean;
   attentions?: boolean;
+}
+
+/** The teacher's record; from a teacher-target cache its LM part is the top-k logits, not decoder states. */
+export interface TeacherRecord extends PretrainRecord {
+  lmTopK?: TopKTeacher;
+}
+
+/** Teacher layers (1-based) a term reads per module, so a cache of teacher outputs keeps only those. */
+export interface TeacherLayers {
+  hiddenStates?: Partial<Record<ModuleName, number[]>>;
+  attentions?: Partial<Record<ModuleName, number[]>>;
 }
 
 export interface TermContext<O> {
@@ -36,8 +49,10 @@ export interface DistillTerm<O extends TermOptions> {
   check(student: BlipConfig, teacher: BlipConfig, options: O): void;
   /** Width adaptors the term trains, by module. */
   adaptors?(student: BlipConfig, teacher: BlipConfig, options: O): Record<string, LayerAdaptors>;
+  /** The teacher's hidden-state and attention layers the loss reads; none when absent. */
+  teacherLayers?(student: BlipConfig, teacher: BlipConfig, options: O): TeacherLayers;
   /** The unweighted loss; called inside the gradient tape with the teacher's record made outside it. */
-  loss(student: PretrainRecord, teacher: PretrainRecord, ctx: TermContext<O>): tf.Scalar;
+  loss(student: PretrainRecord, teacher: TeacherRecord, ctx: TermContext<O>): tf.Scalar;
 }
 
 /** A record part a term needs, or an error naming it (the forward was made without it). */
