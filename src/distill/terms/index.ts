@@ -17,4 +17,4 @@ export const TERMS: Readonly<Record<string, DistillTerm<TermOptions>>> = {
   attention,
 };
 
-export type { DistillTerm, TermContext, TermNeeds, TermOptions } from './types.js';
+export type { DistilledModel, DistillTerm, Narrowed, RecordPart, RecordRows, TermContext, TermNeeds, TermOptions } from './types.js';
