@@ -84,7 +84,7 @@ export async function taskFolderArchitecture(spec: string, task: DistillTask, ro
   if (resolveConfig(path).kind !== 'folder') return undefined;
   const architecture = (await readManifest(path))?.architecture ?? configArchitecture(await readModelConfig(path));
   if (!architecture || !ACCEPTED[task].includes(architecture)) {
-    throw new Error(`distill --task ${task}: the ${role} ${spec} is a ${architecture ?? 'model of unknown architecture'}; a ${task} ${role} is ${ACCEPTED[task].join(' or a ')} folder`);
+    throw new Error(`distill --task ${task}: the ${role} ${spec} is a ${architecture ?? 'model of unknown architecture'}; a ${task} ${role} is a folder of a ${ACCEPTED[task].join(' or a ')}`);
   }
   return architecture;
 }
