@@ -1,10 +1,9 @@
-// `dlip distill`, first version: a frozen teacher trains a student of the same topology on the
-// pre-training data, through the student's own task terms plus the KD terms of a recipe. The
-// teacher's forward runs outside the gradient tape before each step; width adaptors train beside
-// the student as the trainer's extra modules and are never exported.
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+// `dlip distill`: a frozen teacher trains a student of the same topology through the student's own task
+// terms plus the KD terms of a recipe. --task pretrain distils on the pre-training composite (stage
+// distillation); retrieval and caption run the composite with that task's terms and export the task
+// model, as `dlip finetune` does; vqa runs in vqa.ts. The teacher's forward runs outside the gradient
+// tape before each step; width adaptors train beside the student as the trainer's extra modules and
+// are never exported.
 import { z } from 'zod';
 import { tf } from '../engine/backend.js';
 import { DecodePool } from '../data/pipeline/decode-pool.js';
@@ -12,25 +11,34 @@ import { disposeBatch } from '../data/pipeline/loader.js';
 import type { Batch } from '../data/pipeline/loader.js';
 import { DEC_ID, ENC_ID, PAD_ID, defaultTokenizer } from '../data/tokenizer.js';
 import type { BlipForPreTraining } from '../models/blip.js';
+import { shippedModelDir } from '../models/shipped.js';
 import { createRng, initParameters } from '../nn/init.js';
+import { exportTaskModel } from '../train/finetune.js';
 import { prepareMomentum, pretrainForward, recordLosses } from '../objectives/pretrain.js';
 import type { ItmNegatives, PretrainOptions } from '../objectives/pretrain.js';
 import { PretrainConfigSchema, trainOptions } from '../train/pretrain.js';
 import { openPretrainData, pretrainBatches, pretrainingModel, pretrainValidation, toPretrainBatch } from '../train/pretrain-data.js';
 import type { PretrainData, PretrainItem } from '../train/pretrain-data.js';
-import { writeJsonAtomic } from '../io/atomic.js';
+export { TEACHER_SCORE_FILE } from './teacher-score.js';
+export type { DistillHooks } from './teacher-score.js';
 import { train, warn } from '../train/trainer.js';
-import type { TrainHooks, TrainResult, TrainTask } from '../train/trainer.js';
-import { AdaptorSet } from './adaptor.js';
-import type { LayerAdaptors } from './adaptor.js';
+import type { TrainResult, TrainTask } from '../train/trainer.js';
+import type { AdaptorSet } from './adaptor.js';
+import { itmGate } from './gate.js';
+import type { Gate } from './gate.js';
 import { inheritFromTeacher } from './inherit.js';
 import { LayerMapSpecSchema } from './layer-map.js';
-import { checkRecipe, loadRecipe, recipeNeeds } from './recipe.js';
-import type { Recipe } from './recipe.js';
+import { join } from 'node:path';
+import { writeJsonAtomic } from '../io/atomic.js';
+import { checkRecipe, loadRecipe, recipeAdaptors, recipeNeeds } from './recipe.js';
+import { pretrainRows } from './rows.js';
+import { DISTILL_TASKS, recipeForTask, TASK_ARCHITECTURE, taskFolderArchitecture } from './tasks.js';
 import type { TeacherRecord } from './terms/index.js';
 import { defaultTargetsRoot, TeacherTargets, targetSpec, trainingViews } from './targets.js';
-import type { TargetsReport } from './targets.js';
 import { disposeRecord, studentNegatives, teacherForward } from './teacher.js';
+import { recordTeacherScore } from './teacher-score.js';
+import type { DistillHooks } from './teacher-score.js';
+import { distillVqa } from './vqa.js';
 
 /** Pre-training's options, with a teacher, a student and a recipe in place of the model and weights. */
 export const DistillConfigSchema = PretrainConfigSchema.omit({ model: true, weights: true }).extend({
@@ -46,39 +54,24 @@ export const DistillConfigSchema = PretrainConfigSchema.omit({ model: true, weig
   teacherCache: z.union([z.string(), z.literal(false)]).optional(),
   /** LM logits the cache keeps per token (the rest of the vocabulary shares the remaining mass evenly). */
   teacherTopK: z.number().int().positive().default(64),
+  /** Stage distillation (pretrain) or task-adaptive distillation into a task model exported to <out>/model. */
+  task: z.enum(DISTILL_TASKS).default('pretrain'),
+  /** Per-sample gating: a sample the teacher gets wrong teaches only through the task loss (not for caption). */
+  gate: z.boolean().default(false),
 });
 export type DistillConfigInput = z.input<typeof DistillConfigSchema>;
-type DistillConfig = z.output<typeof DistillConfigSchema>;
+export type DistillConfig = z.output<typeof DistillConfigSchema>;
 
-/** The recipe's adaptors, by module, under one module the trainer checkpoints. */
-function recipeAdaptors(recipe: Recipe, student: BlipForPreTraining, teacher: BlipForPreTraining | undefined): AdaptorSet {
-  const towers: Record<string, LayerAdaptors> = {};
-  for (const { term, options } of recipe.terms) {
-    for (const [name, tower] of Object.entries(term.adaptors?.(student.config, teacher!.config, options) ?? {})) {
-      if (towers[name]) throw new Error(`${recipe.source}: two terms train adaptors for module ${name}`);
-      towers[name] = tower;
-    }
-  }
-  return new AdaptorSet(towers);
-}
+/** A run's result; task runs also name their exported task model. */
+export type DistillResult = TrainResult & { modelDir?: string };
 
-/** What `before` computed off the tape for one batch: the student's ITM pairs and the teacher's record. */
+/** What `before` computed off the tape for one batch: the student's ITM pairs, the teacher's record and its gate. */
 interface Prepared {
   negatives?: ItmNegatives;
   teacher?: TeacherRecord;
+  gate?: Gate;
 }
 
-export interface DistillHooks extends TrainHooks {
-  /** The teacher's validation score, measured before distilling (also written to <out>/teacher.json). */
-  onTeacherScore?(metrics: Record<string, number>): void;
-  /** Building the teacher-target cache: pair-views done of all. */
-  onTeacherTargetsProgress?(done: number, total: number): void;
-  /** The cache opened (built or reused), and again after training with its measured read cost (also written to <out>/teacher-cache.json). */
-  onTeacherTargets?(report: TargetsReport): void;
-}
-
-/** The run folder's record of the teacher's validation score. */
-export const TEACHER_SCORE_FILE = 'teacher.json';
 /** The run folder's report of the teacher-target cache. */
 export const TEACHER_CACHE_FILE = 'teacher-cache.json';
 
@@ -88,22 +81,28 @@ export const TEACHER_CACHE_FILE = 'teacher-cache.json';
  */
 async function scoreTeacher(teacher: BlipForPreTraining, student: BlipForPreTraining, data: PretrainData, cfg: DistillConfig, captioningOnly: boolean, hooks: DistillHooks): Promise<void> {
   const validate = pretrainValidation(teacher, data, cfg, captioningOnly);
-  const file = join(cfg.out, TEACHER_SCORE_FILE);
-  if (!validate || existsSync(file)) return;
-  const metrics = await validate();
-  await mkdir(cfg.out, { recursive: true });
-  await writeJsonAtomic(file, { split: 'val', imageLimit: cfg.evalImages, teacher: cfg.teacher, student: cfg.student, metrics, parameters: { teacher: teacher.parameterCount(), student: student.parameterCount() } });
-  hooks.onTeacherScore?.(metrics);
+  await recordTeacherScore(validate, cfg, { teacher: teacher.parameterCount(), student: student.parameterCount() }, hooks);
 }
 
-export async function distill(input: DistillConfigInput, hooks: DistillHooks = {}): Promise<TrainResult> {
+export async function distill(input: DistillConfigInput, hooks: DistillHooks = {}): Promise<DistillResult> {
   const parsed = DistillConfigSchema.safeParse(input);
   if (!parsed.success) throw new Error(`invalid distill options:\n${z.prettifyError(parsed.error)}`);
-  const cfg = parsed.data;
+  // BLIP's captioner predicts after a fixed prompt; finetune's default, so both export alike.
+  // A shipped model's name means its trained weights (a teacher is never meant to start random).
+  const named = { ...parsed.data, teacher: shippedModelDir(parsed.data.teacher) ?? parsed.data.teacher };
+  const cfg = named.task === 'caption' ? { ...named, prompt: named.prompt ?? 'a picture of ' } : named;
   if (cfg.queueSize > 0) throw new Error(`distill: queueSize ${cfg.queueSize}: the ITC momentum queue is not built for distillation; use 0`);
-  const recipe = loadRecipe(cfg.recipe);
-  const needs = recipeNeeds(recipe);
+  if (cfg.gate && cfg.task === 'caption') {
+    throw new Error('distill --gate: --task caption has no per-sample verdict of the teacher (no ITM head, and a caption has no single right answer); gate with pretrain, retrieval or vqa');
+  }
+  const recipe = recipeForTask(loadRecipe(cfg.recipe), cfg.task, (message) => warn(hooks, message));
   const distils = recipe.terms.length > 0;
+  if (cfg.gate && !distils) throw new Error(`distill --gate: ${recipe.source} has no KD terms, and gating only withholds KD`);
+  if (cfg.task === 'vqa') return distillVqa(cfg, recipe, hooks);
+  const needs = recipeNeeds(recipe);
+  // A task model folder as teacher or student fills the composite partly: only its task's parts are read.
+  const teacherArchitecture = await taskFolderArchitecture(cfg.teacher, cfg.task, 'teacher');
+  if (cfg.task !== 'pretrain') await taskFolderArchitecture(cfg.student, cfg.task, 'student');
 
   const data = await openPretrainData(cfg, hooks);
 
@@ -117,7 +116,7 @@ export async function distill(input: DistillConfigInput, hooks: DistillHooks = {
     // A loaded student's weights are its starting point; inheriting would silently overwrite them.
     if (cfg.inherit && built.loaded) throw new Error(`distill: student "${cfg.student}" is a model folder with its own weights; inherit only initialises a student built from a preset or config`);
     if (distils || cfg.inherit) {
-      const t = await pretrainingModel(cfg.teacher, cfg.imageSize, cfg.seed + 1, false);
+      const t = await pretrainingModel(cfg.teacher, cfg.imageSize, cfg.seed + 1, teacherArchitecture !== undefined && teacherArchitecture !== 'BlipForPreTraining');
       teacher = t.model;
       if (!t.loaded) warn(hooks, `teacher "${cfg.teacher}" is a config, not trained weights: it is randomly initialised`);
       const [s, ts] = [student.config.vision_config.image_size, teacher.config.vision_config.image_size];
@@ -130,7 +129,7 @@ export async function distill(input: DistillConfigInput, hooks: DistillHooks = {
         teacher = undefined;
       }
     }
-    adaptors = recipeAdaptors(recipe, student, teacher);
+    adaptors = recipeAdaptors(recipe, student.config, teacher?.config);
     initParameters(adaptors, cfg.seed + 2);
     const trainsAdaptors = adaptors.namedParameters().size > 0;
 
@@ -150,7 +149,7 @@ export async function distill(input: DistillConfigInput, hooks: DistillHooks = {
     // the teacher's activations until the backward). When no term needs the teacher's ITM parts, the
     // student's forward draws the same pairs itself from the same seed (the forward is deterministic).
     const drawsPairs = needs.terms.includes('itm');
-    const captioningOnly = recipe.task.itc === 0 && recipe.task.itm === 0;
+    const captioningOnly = cfg.task === 'caption' || (recipe.task.itc === 0 && recipe.task.itm === 0);
     const kdAdaptors = adaptors;
 
     const task: TrainTask<Batch<PretrainItem>> = {
@@ -164,26 +163,31 @@ export async function distill(input: DistillConfigInput, hooks: DistillHooks = {
         prepareMomentum(student, batch, objective); // no momentum: only clamps the temperature
         const negatives = drawsPairs ? studentNegatives(student, batch, createRng(ctx.stepSeed)) : undefined;
         const kept = teacher && (targets ? targets.record(b, negatives) : teacherForward(teacher, batch, objective, needs, negatives));
-        return { negatives, teacher: kept };
+        const gate = cfg.gate && kept ? itmGate(teacher!, batch, kept, ENC_ID) : undefined;
+        return { negatives, teacher: kept, gate };
       },
       loss: (b, ctx, prepared) => {
-        const { negatives, teacher: teacherRecord } = prepared as Prepared;
+        const { negatives, teacher: teacherRecord, gate } = prepared as Prepared;
         const batch = toPretrainBatch(b);
         const record = pretrainForward(student, batch, objective, undefined, negatives ? { negatives } : createRng(ctx.stepSeed), needs);
         const own = recordLosses(student, record, objective);
         const terms: Record<string, tf.Scalar> = { ...own.terms };
+        // Logged beside the terms: the count of samples gated in this batch.
+        if (gate) terms.gated = tf.scalar(gate.gated);
         const weighted: tf.Tensor[] = [own.total];
+        const rows = pretrainRows(batch, record, gate?.keep);
         for (const { term, options } of recipe.terms) {
           // KD terms are logged as kd_<term>, apart from the task terms of the same name (itm, lm).
-          const value = term.loss(record, teacherRecord!, { options, adaptors: kdAdaptors, student, teacher: teacher!, batch });
+          const value = term.loss(record, teacherRecord!, { options, adaptors: kdAdaptors, student, teacher: teacher!, rows });
           terms[`kd_${term.name}`] = value;
           weighted.push(tf.mul(value, options.weight));
         }
         return { total: tf.addN(weighted) as tf.Scalar, terms };
       },
       after: (_b, _ctx, prepared) => {
-        const kept = (prepared as Prepared).teacher;
+        const { teacher: kept, gate } = prepared as Prepared;
         if (kept) disposeRecord(kept);
+        gate?.keep.dispose();
       },
       release: (b) => disposeBatch(b),
       evaluate: pretrainValidation(student, data, cfg, captioningOnly),
@@ -203,7 +207,7 @@ export async function distill(input: DistillConfigInput, hooks: DistillHooks = {
       await writeJsonAtomic(join(cfg.out, TEACHER_CACHE_FILE), report);
       hooks.onTeacherTargets?.(report);
     }
-    return result;
+    return cfg.task === 'pretrain' ? result : { ...result, modelDir: await exportTaskModel(result, TASK_ARCHITECTURE[cfg.task], cfg.out) };
   } finally {
     targets?.close();
     await pool.close();

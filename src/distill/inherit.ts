@@ -2,7 +2,7 @@
 // mapped student layer starts as a copy of a teacher layer, and the tower's other parameters (embeddings,
 // final layer norms, projections, heads) start as the teacher's where the shapes agree. Copies are
 // whole tensors, so a tower inherits only from a teacher of its own width.
-import type { BlipForPreTraining } from '../models/blip.js';
+import type { BlipModel } from '../models/blip.js';
 import type { Parameter } from '../nn/module.js';
 import { layerMap } from './layer-map.js';
 import type { LayerMapSpec } from './layer-map.js';
@@ -42,7 +42,7 @@ function copy(to: Parameter, from: Parameter): void {
  * distillation), and the non-layer parameters of the same towers whose shapes match; the shared
  * temperature comes along when any tower inherits. Both models must be materialised.
  */
-export function inheritFromTeacher(student: BlipForPreTraining, teacher: BlipForPreTraining, spec: InheritSpec): InheritSummary {
+export function inheritFromTeacher(student: BlipModel, teacher: BlipModel, spec: InheritSpec): InheritSummary {
   const configs = {
     vision: [student.config.vision_config, teacher.config.vision_config],
     text: [student.config.text_config, teacher.config.text_config],

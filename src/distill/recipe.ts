@@ -6,6 +6,8 @@ import { z } from 'zod';
 import type { BlipConfig } from '../models/config.js';
 import type { PretrainTerm } from '../objectives/pretrain.js';
 import { packageRoot } from '../paths.js';
+import { AdaptorSet } from './adaptor.js';
+import type { LayerAdaptors } from './adaptor.js';
 import { TERMS } from './terms/index.js';
 import type { DistillTerm, TermNeeds, TermOptions } from './terms/index.js';
 
@@ -94,4 +96,17 @@ export function recipeNeeds(recipe: Recipe): Required<TermNeeds> {
     hiddenStates: needs.some((n) => n.hiddenStates === true),
     attentions: needs.some((n) => n.attentions === true),
   };
+}
+
+/** The recipe's adaptors, by module, under one module the trainer checkpoints; none without a teacher. */
+export function recipeAdaptors(recipe: Recipe, student: BlipConfig, teacher: BlipConfig | undefined): AdaptorSet {
+  const towers: Record<string, LayerAdaptors> = {};
+  if (!teacher) return new AdaptorSet(towers);
+  for (const { term, options } of recipe.terms) {
+    for (const [name, tower] of Object.entries(term.adaptors?.(student, teacher, options) ?? {})) {
+      if (towers[name]) throw new Error(`${recipe.source}: two terms train adaptors for module ${name}`);
+      towers[name] = tower;
+    }
+  }
+  return new AdaptorSet(towers);
 }

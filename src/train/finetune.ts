@@ -48,12 +48,19 @@ export async function finetune(input: FinetuneInput, hooks: TrainHooks = {}): Pr
     const weights = task === 'retrieval' ? { itc: 1, itm: 1, lm: 0 } : { itc: 0, itm: 0, lm: 1 };
     result = await pretrainParsed({ ...parsed.data, weights, prompt: task === 'caption' ? (parsed.data.prompt ?? 'a picture of ') : undefined }, hooks);
   }
-  // Export the best (else final) weights as the task model; composites are converted, VQA models copied.
+  return { ...result, modelDir: await exportTaskModel(result, EXPORT[task], input.out) };
+}
+
+/**
+ * Writes the run's best (else final) weights as `architecture` to <out>/model and returns that folder:
+ * a composite is converted, a model already of that architecture copied. Shared with `dlip distill`.
+ */
+export async function exportTaskModel(result: TrainResult, architecture: Architecture, out: string): Promise<string> {
   const { model } = await loadModel(result.bestDir ?? result.finalDir);
-  const exported = model.architecture === EXPORT[task] ? model : taskModelFrom(model as BlipForPreTraining, EXPORT[task]);
-  const modelDir = join(input.out, 'model');
+  const exported = model.architecture === architecture ? model : taskModelFrom(model as BlipForPreTraining, architecture);
+  const modelDir = join(out, 'model');
   await saveModel(exported, modelDir);
   exported.dispose();
   if (exported !== model) model.dispose();
-  return { ...result, modelDir };
+  return modelDir;
 }

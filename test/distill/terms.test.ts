@@ -9,6 +9,7 @@ import type { BlipForPreTraining } from '../../src/models/blip.js';
 import { TERMS } from '../../src/distill/terms/index.js';
 import type { TermOptions } from '../../src/distill/terms/index.js';
 import { disposeRecord, studentNegatives, teacherForward } from '../../src/distill/teacher.js';
+import { pretrainRows } from '../../src/distill/rows.js';
 import { createRng, initParameters } from '../../src/nn/init.js';
 import { objective, pairBatch, pairModel, studentConfig, studentRecord, teacherConfig } from './pair.js';
 
@@ -42,7 +43,7 @@ function run(name: string, student: BlipForPreTraining, teacher: BlipForPreTrain
   const teacherRec = teacherForward(teacher, batch, objective, needs, negatives);
   const { value, grads } = tf.variableGrads(() => {
     const s = studentRecord(student, batch, needs, negatives);
-    return term.loss(s, teacherRec, { options, adaptors, student, teacher, batch });
+    return term.loss(s, teacherRec, { options, adaptors, student, teacher, rows: pretrainRows(batch, s) });
   }, [...variables(student), ...variables(adaptors), ...variables(teacher)]);
   const loss = value.dataSync()[0]!;
   const norms = new Map(Object.entries(grads).map(([k, g]) => [k, tf.tidy(() => tf.sum(tf.abs(g)).dataSync()[0]!)]));

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { tf } from '../../engine/backend.js';
 import type { EncoderOutput } from '../../models/outputs.js';
 import { attentionKd } from '../attention-kd.js';
-import { checkImageTokens, moduleLayerMaps, ModuleMapsSchema, moduleTerms, outputOf, teacherSide, tokenMask } from './modules.js';
+import { checkImageTokens, countedTokens, moduleLayerMaps, ModuleMapsSchema, moduleTerms, narrowModules, outputOf, teacherSide } from './modules.js';
 import type { ModuleName } from './modules.js';
 import type { DistillTerm } from './types.js';
 
@@ -27,11 +27,14 @@ export const attention: DistillTerm<z.output<typeof schema>> = {
     if (options.modules.fused) checkImageTokens(student, teacher, 'terms.attention.modules.fused');
   },
   teacherLayers: (student, teacher, options) => ({ attentions: teacherSide(moduleLayerMaps(options.modules, student, teacher, 'terms.attention')) }),
+  narrow: narrowModules,
   loss(student, teacher, ctx) {
     const maps = moduleLayerMaps(ctx.options.modules, ctx.student.config, ctx.teacher.config, 'terms.attention');
-    const losses = [...maps].map(([m, pairs]) =>
-      attentionKd(mapsOf(outputOf(student, m, 'student'), m, 'student'), mapsOf(outputOf(teacher, m, 'teacher'), m, 'teacher'), pairs, tokenMask(m, ctx.batch, student)),
-    );
+    const losses = [...maps].map(([m, pairs]) => {
+      const s = outputOf(student, m, 'student');
+      const queries = countedTokens(ctx.rows, m, s.lastHiddenState.shape[1]!);
+      return attentionKd(mapsOf(s, m, 'student'), mapsOf(outputOf(teacher, m, 'teacher'), m, 'teacher'), pairs, queries);
+    });
     return tf.div(tf.addN(losses), losses.length) as tf.Scalar;
   },
 };

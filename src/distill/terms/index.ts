@@ -17,4 +17,4 @@ export const TERMS: Readonly<Record<string, DistillTerm<TermOptions>>> = {
   attention,
 };
 
-export type { DistillTerm, TeacherLayers, TeacherRecord, TermContext, TermNeeds, TermOptions } from './types.js';
+export type { DistilledModel, DistillTerm, Narrowed, RecordPart, RecordRows, TeacherLayers, TeacherRecord, TermContext, TermNeeds, TermOptions } from './types.js';

@@ -2,13 +2,13 @@
 // forward record, its layer count and width, and which query rows count.
 import { z } from 'zod';
 import { tf } from '../../engine/backend.js';
-import { gatherRows } from '../../engine/ops.js';
 import type { BlipConfig } from '../../models/config.js';
 import type { EncoderOutput } from '../../models/outputs.js';
-import type { PretrainBatch, PretrainRecord, PretrainTerm } from '../../objectives/pretrain.js';
+import type { PretrainRecord, PretrainTerm } from '../../objectives/pretrain.js';
 import { LayerMapSpecSchema, layerMap } from '../layer-map.js';
 import type { LayerPair } from '../layer-map.js';
 import { part } from './types.js';
+import type { Narrowed, RecordPart, RecordRows } from './types.js';
 
 const MODULES = ['vision', 'text', 'fused', 'decoder'] as const;
 export type ModuleName = (typeof MODULES)[number];
@@ -59,19 +59,30 @@ export function imageTokens(config: BlipConfig): number {
   return (config.vision_config.image_size / config.vision_config.patch_size) ** 2 + 1;
 }
 
+/** The record part holding each module's outputs. */
+const MODULE_PART: Record<ModuleName, RecordPart> = { vision: 'image', text: 'text', fused: 'fused', decoder: 'decoder' };
+
 export function outputOf(record: PretrainRecord, module: ModuleName, who: string): EncoderOutput {
-  const out = { vision: record.image, text: record.text, fused: record.fused, decoder: record.decoder }[module];
-  return part(module, who, `${module} outputs`, out);
+  return part(module, who, `${module} outputs`, record[MODULE_PART[module]] as EncoderOutput | undefined);
 }
 
-/** Counted query rows [N, T] of a module's text tokens (pads left out); none for vision. */
-export function tokenMask(module: ModuleName, batch: PretrainBatch, student: PretrainRecord): tf.Tensor | undefined {
-  if (module === 'vision') return undefined;
-  if (module !== 'fused') return batch.attentionMask;
-  // The fused pairs' texts: [positives; positives (negative images); negative texts].
-  const negatives = part('fused', 'student', 'ITM negatives', student.negatives);
-  const m = batch.attentionMask;
-  return tf.concat([m, m, gatherRows(m, tf.tensor1d(Int32Array.from(negatives.textForImage), 'int32'))], 0);
+/** The module maps of the modules whose outputs the task's record has. */
+export function narrowModules<O extends { modules: ModuleMaps }>(options: O, has: (part: RecordPart) => boolean): Narrowed<O> {
+  const dropped = listed(options.modules).filter((m) => !has(MODULE_PART[m]));
+  const kept = Object.fromEntries(Object.entries(options.modules).filter(([m]) => !dropped.includes(m as ModuleName)));
+  return { options: Object.keys(kept).length > 0 ? { ...options, modules: kept } : undefined, dropped: dropped.map((m) => `modules.${m}`) };
+}
+
+/**
+ * The tokens [N, T] of a module's rows that count: text pads and gated rows left out. Undefined when
+ * every token counts (vision, nothing gated). `tokens` is T, the module's sequence length.
+ */
+export function countedTokens(rows: RecordRows, module: ModuleName, tokens: number): tf.Tensor | undefined {
+  const mask = rows.tokens(module);
+  const keep = rows.keep(module);
+  if (!keep) return mask;
+  const gate = keep.toFloat().reshape([-1, 1]);
+  return mask ? tf.mul(mask.toFloat(), gate) : tf.tile(gate, [1, tokens]);
 }
 
 /** Throws unless both models see the same number of image tokens (their vision states then line up). */

@@ -1,10 +1,11 @@
 // What a distillation term is: its options (a zod schema), what it needs both models' forwards to
-// produce, a check of the student/teacher pair, and its loss from the two forward records.
+// produce, a check of the student/teacher pair, how it narrows to the parts a task's model has, and
+// its loss from the two forward records.
 import type { z } from 'zod';
 import type { tf } from '../../engine/backend.js';
-import type { BlipForPreTraining } from '../../models/blip.js';
+import type { TextDecoder } from '../../models/blip.js';
 import type { BlipConfig } from '../../models/config.js';
-import type { PretrainBatch, PretrainRecord, PretrainTerm } from '../../objectives/pretrain.js';
+import type { PretrainRecord, PretrainTerm } from '../../objectives/pretrain.js';
 import type { AdaptorSet, LayerAdaptors } from '../adaptor.js';
 import type { TopKTeacher } from '../lm-kd.js';
 import type { ModuleName } from './modules.js';
@@ -32,13 +33,36 @@ export interface TeacherLayers {
   attentions?: Partial<Record<ModuleName, number[]>>;
 }
 
+/** A named part of a forward record (the pre-training record's, which the VQA record reuses). */
+export type RecordPart = Exclude<keyof PretrainRecord, 'negatives' | 'itcTargets'>;
+
+/** What the terms read of a model: its config and (LM KD) its decoder's vocabulary projection. */
+export interface DistilledModel {
+  config: BlipConfig;
+  textDecoder: TextDecoder;
+}
+
+/** Which rows and tokens of each module's outputs count, built per batch by the distillation run. */
+export interface RecordRows {
+  /** Counted tokens [N, T] of a text module's rows (pads out); undefined for vision, where every token counts. */
+  tokens(module: ModuleName): tf.Tensor | undefined;
+  /** Per-row gate [N] (1 = the row's sample teaches through KD, 0 = gated); undefined when nothing is gated. */
+  keep(module: ModuleName): tf.Tensor | undefined;
+}
+
 export interface TermContext<O> {
   options: O;
   /** The run's adaptors (towers named by module: vision, text, fused, decoder). */
   adaptors: AdaptorSet;
-  student: BlipForPreTraining;
-  teacher: BlipForPreTraining;
-  batch: PretrainBatch;
+  student: DistilledModel;
+  teacher: DistilledModel;
+  rows: RecordRows;
+}
+
+/** The options narrowed to the parts a task's model has (none: the whole term is dropped); `dropped` names the options left out of a kept term ("modules.text"). */
+export interface Narrowed<O> {
+  options?: O;
+  dropped: string[];
 }
 
 export interface DistillTerm<O extends TermOptions> {
@@ -47,11 +71,16 @@ export interface DistillTerm<O extends TermOptions> {
   needs(options: O): TermNeeds;
   /** Throws, naming the option and both sizes, when this pair cannot be compared as the options ask. */
   check(student: BlipConfig, teacher: BlipConfig, options: O): void;
+  /** The options restricted to record parts `has` (a task model's); no options when nothing is left. */
+  narrow(options: O, has: (part: RecordPart) => boolean): Narrowed<O>;
   /** Width adaptors the term trains, by module. */
   adaptors?(student: BlipConfig, teacher: BlipConfig, options: O): Record<string, LayerAdaptors>;
   /** The teacher's hidden-state and attention layers the loss reads; none when absent. */
   teacherLayers?(student: BlipConfig, teacher: BlipConfig, options: O): TeacherLayers;
-  /** The unweighted loss; called inside the gradient tape with the teacher's record made outside it. */
+  /**
+   * The unweighted loss; called inside the gradient tape with the teacher's record made outside it.
+   * Rows that ctx.rows gates contribute nothing, and the mean runs over the kept ones.
+   */
   loss(student: PretrainRecord, teacher: TeacherRecord, ctx: TermContext<O>): tf.Scalar;
 }
 
@@ -59,4 +88,9 @@ export interface DistillTerm<O extends TermOptions> {
 export function part<T>(term: string, who: string, name: string, value: T | undefined): T {
   if (value === undefined) throw new Error(`distill term ${term}: the ${who} record lacks its ${name}`);
   return value;
+}
+
+/** All of the options when `has(needed)`, else none (the whole term is dropped): for terms that read one part. */
+export function narrowWhole<O>(options: O, has: (part: RecordPart) => boolean, needed: RecordPart): Narrowed<O> {
+  return { options: has(needed) ? options : undefined, dropped: [] };
 }
