@@ -320,7 +320,7 @@ describe('models by Hugging Face name', () => {
     hub.repos.set('dlip-test/empty', { refs: { main: A }, commits: { [A]: new Map() } });
     hub.plain404 = true;
     await assert.rejects(loadModel('dlip-test/empty'), new RegExp(`dlip-test/empty@main has no config\\.json \\(${hub.url}/dlip-test/empty/resolve/main/config\\.json: 404 not found\\)`));
-    await assert.rejects(loadModel('./dlip-test/none'), /"\.\/dlip-test\/none" is neither an existing folder nor a Hugging Face model name \(owner\/name\[@revision\]\)/);
+    await assert.rejects(loadModel('./dlip-test/none'), /"\.\/dlip-test\/none" is neither (a shipped model \([^)]*\), )?an existing folder nor a Hugging Face model name \(owner\/name\[@revision\]\)/);
   });
 
   it('an existing folder wins over a name that looks the same', async () => {
