@@ -26,16 +26,15 @@ import type { TrainResult, TrainTask } from '../train/trainer.js';
 import type { AdaptorSet } from './adaptor.js';
 import { itmGate } from './gate.js';
 import type { Gate } from './gate.js';
-import { inheritFromTeacher } from './inherit.js';
 import { LayerMapSpecSchema } from './layer-map.js';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.js';
-import { checkRecipe, loadRecipe, recipeAdaptors, recipeNeeds } from './recipe.js';
+import { loadRecipe, recipeAdaptors, recipeNeeds } from './recipe.js';
 import { pretrainRows } from './rows.js';
 import { DISTILL_TASKS, recipeForTask, TASK_ARCHITECTURE, taskFolderArchitecture } from './tasks.js';
 import type { TeacherRecord } from './terms/index.js';
 import { defaultTargetsRoot, TeacherTargets, targetSpec, trainingViews } from './targets.js';
-import { disposeRecord, studentNegatives, teacherForward } from './teacher.js';
+import { disposeRecord, pairTeacher, studentNegatives, teacherForward } from './teacher.js';
 import { recordTeacherScore } from './teacher-score.js';
 import type { DistillHooks } from './teacher-score.js';
 import { distillVqa } from './vqa.js';
@@ -113,22 +112,7 @@ export async function distill(input: DistillConfigInput, hooks: DistillHooks = {
   let targets: TeacherTargets | undefined;
   const pool = new DecodePool();
   try {
-    // A loaded student's weights are its starting point; inheriting would silently overwrite them.
-    if (cfg.inherit && built.loaded) throw new Error(`distill: student "${cfg.student}" is a model folder with its own weights; inherit only initialises a student built from a preset or config`);
-    if (distils || cfg.inherit) {
-      const t = await pretrainingModel(cfg.teacher, cfg.imageSize, cfg.seed + 1, teacherArchitecture !== undefined && teacherArchitecture !== 'BlipForPreTraining');
-      teacher = t.model;
-      if (!t.loaded) warn(hooks, `teacher "${cfg.teacher}" is a config, not trained weights: it is randomly initialised`);
-      const [s, ts] = [student.config.vision_config.image_size, teacher.config.vision_config.image_size];
-      if (s !== ts) throw new Error(`distill: the student reads ${s} px images and the teacher ${ts} px; pass imageSize (--image-size) to run both at one size`);
-      if (distils) checkRecipe(recipe, student.config, teacher.config);
-      if (cfg.inherit) inheritFromTeacher(student, teacher, cfg.inherit);
-      if (!distils) {
-        // Only needed for the init: without KD terms the teacher is neither run nor scored.
-        teacher.dispose();
-        teacher = undefined;
-      }
-    }
+    teacher = await pairTeacher(built, cfg, recipe, () => pretrainingModel(cfg.teacher, cfg.imageSize, cfg.seed + 1, teacherArchitecture !== undefined && teacherArchitecture !== 'BlipForPreTraining'), hooks);
     adaptors = recipeAdaptors(recipe, student.config, teacher?.config);
     initParameters(adaptors, cfg.seed + 2);
     const trainsAdaptors = adaptors.namedParameters().size > 0;

@@ -2,10 +2,16 @@
 // on the student's ITM pairs, and those pairs, drawn from the student's own similarities as BLIP does.
 import { tf } from '../engine/backend.js';
 import { l2Normalize } from '../models/blip.js';
-import type { BlipForPreTraining } from '../models/blip.js';
+import type { BlipForPreTraining, BlipModel } from '../models/blip.js';
 import type { Uniform } from '../objectives/itm.js';
 import { drawNegatives, pretrainForward } from '../objectives/pretrain.js';
 import type { ItmNegatives, PretrainBatch, PretrainOptions, PretrainRecord } from '../objectives/pretrain.js';
+import { warn } from '../train/trainer.js';
+import type { TrainHooks } from '../train/trainer.js';
+import { inheritFromTeacher } from './inherit.js';
+import type { InheritSpec } from './inherit.js';
+import { checkRecipe } from './recipe.js';
+import type { Recipe } from './recipe.js';
 import type { TermNeeds } from './terms/index.js';
 
 /**
@@ -36,4 +42,37 @@ export function teacherForward(teacher: BlipForPreTraining, batch: PretrainBatch
 
 export function disposeRecord(record: PretrainRecord): void {
   tf.dispose(record as unknown as tf.TensorContainer);
+}
+
+/**
+ * The teacher of a run, loaded when the recipe distils or the student inherits from it, checked against
+ * the student (image size, recipe) and, for `inherit`, copied into it; returned only when KD terms run
+ * (an inherit-only teacher is disposed here). Shared by stage, task and VQA distillation.
+ */
+export async function pairTeacher<M extends BlipModel>(
+  student: { model: M; loaded: boolean },
+  cfg: { teacher: string; student: string; inherit?: InheritSpec },
+  recipe: Recipe,
+  load: () => Promise<{ model: M; loaded: boolean }>,
+  hooks: TrainHooks,
+): Promise<M | undefined> {
+  // A loaded student's weights are its starting point; inheriting would silently overwrite them.
+  if (cfg.inherit && student.loaded) throw new Error(`distill: student "${cfg.student}" is a model folder with its own weights; inherit only initialises a student built from a preset or config`);
+  const distils = recipe.terms.length > 0;
+  if (!distils && !cfg.inherit) return undefined;
+  const { model: teacher, loaded } = await load();
+  try {
+    if (!loaded) warn(hooks, `teacher "${cfg.teacher}" is a config, not trained weights: it is randomly initialised`);
+    const [s, t] = [student.model.config.vision_config.image_size, teacher.config.vision_config.image_size];
+    if (s !== t) throw new Error(`distill: the student reads ${s} px images and the teacher ${t} px; pass imageSize (--image-size) to run both at one size`);
+    if (distils) checkRecipe(recipe, student.model.config, teacher.config);
+    if (cfg.inherit) inheritFromTeacher(student.model, teacher, cfg.inherit);
+  } catch (err) {
+    teacher.dispose();
+    throw err;
+  }
+  if (distils) return teacher;
+  // Only needed for the init: without KD terms the teacher is neither run nor scored.
+  teacher.dispose();
+  return undefined;
 }

@@ -20,18 +20,18 @@ import { answerLoss, vqaForward } from '../objectives/vqa.js';
 import type { VqaBatch } from '../objectives/vqa.js';
 import { exportTaskModel } from '../train/finetune.js';
 import { trainOptions } from '../train/pretrain.js';
-import { train, warn } from '../train/trainer.js';
+import { train } from '../train/trainer.js';
 import type { TrainTask } from '../train/trainer.js';
 import { openVqaData, startingModel, toVqaBatch, vqaBatches, vqaValidation } from '../train/vqa.js';
 import type { AdaptorSet } from './adaptor.js';
 import type { DistillConfig, DistillResult } from './distill.js';
 import { vqaGate } from './gate.js';
 import type { Gate } from './gate.js';
-import { inheritFromTeacher } from './inherit.js';
-import { checkRecipe, recipeAdaptors, recipeNeeds } from './recipe.js';
+import { recipeAdaptors, recipeNeeds } from './recipe.js';
 import type { Recipe } from './recipe.js';
 import { vqaRows } from './rows.js';
 import { taskFolderArchitecture } from './tasks.js';
+import { pairTeacher } from './teacher.js';
 import { recordTeacherScore } from './teacher-score.js';
 import type { DistillHooks } from './teacher-score.js';
 
@@ -53,7 +53,6 @@ interface Prepared {
 }
 
 export async function distillVqa(cfg: DistillConfig, recipe: Recipe, hooks: DistillHooks): Promise<DistillResult> {
-  const distils = recipe.terms.length > 0;
   // Before any data is read: a wrong-task folder is refused up front.
   await taskFolderArchitecture(cfg.teacher, 'vqa', 'teacher');
   await taskFolderArchitecture(cfg.student, 'vqa', 'student');
@@ -64,20 +63,7 @@ export async function distillVqa(cfg: DistillConfig, recipe: Recipe, hooks: Dist
   let adaptors: AdaptorSet | undefined;
   const pool = new DecodePool();
   try {
-    if (cfg.inherit && built.loaded) throw new Error(`distill: student "${cfg.student}" is a model folder with its own weights; inherit only initialises a student built from a preset or config`);
-    if (distils || cfg.inherit) {
-      const t = await vqaModel(cfg.teacher, cfg.imageSize, cfg.seed + 1, 'teacher');
-      teacher = t.model;
-      if (!t.loaded) warn(hooks, `teacher "${cfg.teacher}" is a config, not trained weights: it is randomly initialised`);
-      const [s, ts] = [student.config.vision_config.image_size, teacher.config.vision_config.image_size];
-      if (s !== ts) throw new Error(`distill: the student reads ${s} px images and the teacher ${ts} px; pass imageSize (--image-size) to run both at one size`);
-      if (distils) checkRecipe(recipe, student.config, teacher.config);
-      if (cfg.inherit) inheritFromTeacher(student, teacher, cfg.inherit);
-      if (!distils) {
-        teacher.dispose();
-        teacher = undefined;
-      }
-    }
+    teacher = await pairTeacher(built, cfg, recipe, () => vqaModel(cfg.teacher, cfg.imageSize, cfg.seed + 1, 'teacher'), hooks);
     adaptors = recipeAdaptors(recipe, student.config, teacher?.config);
     initParameters(adaptors, cfg.seed + 2);
     const kdAdaptors = adaptors;
