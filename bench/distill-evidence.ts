@@ -20,6 +20,7 @@ import { writeJsonAtomic, writeFileAtomic } from '../src/io/atomic.js';
 import { loadModel, MANIFEST_FILE, readModelConfig } from '../src/io/checkpoint.js';
 import type { Architecture } from '../src/models/config.js';
 import { resolveConfig } from '../src/models/resolve.js';
+import { listShippedModels, shippedModelDir } from '../src/models/shipped.js';
 import { finetune } from '../src/train/finetune.js';
 import { CHECKPOINT_DIR, FINAL_DIR } from '../src/train/trainer.js';
 import type { TrainHooks } from '../src/train/trainer.js';
@@ -35,7 +36,8 @@ test split retrieval (mean of TR@1 and IR@1) and captioning (CIDEr) of the disti
 then the same dlip finetune --task vqa of it and its VQA accuracy. The teacher is scored the same way once
 (its VQA after the same finetune). Tables go to stdout, <out>/results.json and <out>/results.md.
 
-  --teacher <dir>        the trained teacher: a pre-training model folder (e.g. final/ of dlip pretrain)
+  --teacher <dir|name>   the trained teacher: a pre-training model folder (e.g. final/ of dlip pretrain)
+                         or a shipped model (tiny-teacher)
   --out <dir>            bench folder; rerun the same command to resume after a kill
   --steps <n>            distillation steps of every student
   --student <spec>       preset, config JSON or model folder (default tiny-student)
@@ -185,8 +187,8 @@ async function main(): Promise<void> {
   if (steps === undefined) fail('--steps is required (see --help)');
   if (args.world !== undefined && !['tiny', 'small', 'large'].includes(args.world)) fail(`--world ${args.world}: expected tiny, small or large`);
   if (args.world !== undefined && args.data !== undefined) fail('give --world or --data, not both');
-  const teacher = resolve(args.teacher);
-  if (!existsSync(join(teacher, 'config.json'))) fail(`--teacher ${args.teacher}: no config.json there; the teacher is a trained pre-training model folder`);
+  const teacher = existsSync(args.teacher) ? resolve(args.teacher) : shippedModelDir(args.teacher) ?? resolve(args.teacher);
+  if (!existsSync(join(teacher, 'config.json'))) fail(`--teacher ${args.teacher}: no config.json there; the teacher is a trained pre-training model folder or a shipped model (${listShippedModels().join(', ')})`);
   const studentSpec = args.student ?? 'tiny-student';
   const settings: Settings = {
     teacher,

@@ -61,6 +61,20 @@ export const DistillConfigSchema = PretrainConfigSchema.omit({ model: true, weig
 export type DistillConfigInput = z.input<typeof DistillConfigSchema>;
 export type DistillConfig = z.output<typeof DistillConfigSchema>;
 
+/**
+ * Whether to build or read the teacher-target cache. Asked for by name (--teacher-cache), always; by
+ * default, only when the run reads every training pair at least once: the cache holds every pair in
+ * both views, so a run that sees a fraction of a large dataset would pay the teacher on pairs it never
+ * reads (the large world's 200,000 pairs against a few hundred steps).
+ */
+export function useTeacherCache(cfg: DistillConfig, pairs: number, batchesPerEpoch: number, hooks: DistillHooks): boolean {
+  if (cfg.teacherCache !== undefined) return cfg.teacherCache !== false;
+  const batches = cfg.steps ?? cfg.epochs * batchesPerEpoch;
+  if (batches >= batchesPerEpoch) return true;
+  warn(hooks, `the teacher runs live: this run reads ${batches * cfg.batchSize} of the ${pairs} training pairs, fewer than the teacher-target cache would hold (--teacher-cache <dir> builds it anyway)`);
+  return false;
+}
+
 /** A run's result; task runs also name their exported task model. */
 export type DistillResult = TrainResult & { modelDir?: string };
 
@@ -179,9 +193,9 @@ export async function distill(input: DistillConfigInput, hooks: DistillHooks = {
       takeSkipped: () => data.skipped.take(),
     };
     if (teacher) await scoreTeacher(teacher, student, data, cfg, captioningOnly, hooks);
-    if (teacher && cfg.teacherCache !== false) {
+    if (teacher && useTeacherCache(cfg, data.items.length, data.batchesPerEpoch, hooks)) {
       const spec = targetSpec(recipe, student.config, teacher.config, trainingViews(data, cfg), cfg.teacherTopK);
-      const root = cfg.teacherCache ?? defaultTargetsRoot();
+      const root = typeof cfg.teacherCache === 'string' ? cfg.teacherCache : defaultTargetsRoot();
       targets = await TeacherTargets.open({ teacher, spec, data, cfg, objective, tokenizer, pool, root, onProgress: hooks.onTeacherTargetsProgress }, needs, data.batchesPerEpoch * cfg.batchSize);
       hooks.onTeacherTargets?.(targets.report);
     }

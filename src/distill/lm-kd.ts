@@ -75,13 +75,18 @@ function teacherFrom(like: LmTeacher, [a, b, c]: tf.Tensor[]): LmTeacher {
   return 'indices' in like ? { indices: a!, logits: b!, logSumExp: c! } : { states: a!, weight: b!, bias: c! };
 }
 
-/** Exact teacher probabilities at T from its own projection. */
+/**
+ * Exact teacher probabilities at T from its own projection. Σ p·log p is taken as Σ p·z − log Σ exp z
+ * (z = logits/T, Σ p = 1): z is always finite, so no −∞ guard runs over the [c, V] rows.
+ */
 function projectedTeacher(teacher: ProjectedStates, temperature: number): (ids: tf.Tensor) => TeacherChunk {
   const width = teacher.states.shape[2]!;
   return (ids) => {
     const rows = tf.gather(teacher.states.reshape([-1, width]), ids);
-    const logProbs = tf.logSoftmax(tf.div(linear(rows, teacher.weight, teacher.bias), temperature));
-    return { probs: tf.exp(logProbs), negEntropy: tf.sum(plogp(logProbs), -1) };
+    const z = tf.div(linear(rows, teacher.weight, teacher.bias), temperature);
+    const logZ = tf.logSumExp(z, -1, true);
+    const probs = tf.exp(tf.sub(z, logZ));
+    return { probs, negEntropy: tf.sub(tf.sum(tf.mul(probs, z), -1), logZ.reshape([-1])) };
   };
 }
 

@@ -13,7 +13,8 @@ import { DecodePool } from '../../src/data/pipeline/decode-pool.js';
 import { disposeBatch } from '../../src/data/pipeline/loader.js';
 import type { Batch } from '../../src/data/pipeline/loader.js';
 import { defaultTokenizer } from '../../src/data/tokenizer.js';
-import { distill, TEACHER_CACHE_FILE } from '../../src/distill/distill.js';
+import { distill, TEACHER_CACHE_FILE, useTeacherCache } from '../../src/distill/distill.js';
+import type { DistillConfig } from '../../src/distill/distill.js';
 import { loadRecipe, recipeNeeds } from '../../src/distill/recipe.js';
 import { TeacherTargets, targetSpec, targetsKey, topKRow } from '../../src/distill/targets.js';
 import type { TargetsOptions, TargetsReport } from '../../src/distill/targets.js';
@@ -319,5 +320,26 @@ describe('distill with the teacher-target cache', () => {
     }
     assert.deepEqual(report.views, ['unflipped', 'flipped']);
     assert.equal(report.savedSecondsPerEpoch, report.liveTeacherSecondsPerEpoch - report.readSecondsPerEpoch!);
+  });
+
+  it('by default caches only a run that reads every training pair, and says when the teacher runs live', async () => {
+    const decide = (cfg: Partial<DistillConfig>) => {
+      const warnings: string[] = [];
+      const used = useTeacherCache({ epochs: 1, batchSize: 4, ...cfg } as DistillConfig, 80, 20, { onWarning: (m) => warnings.push(m) });
+      return { used, warnings };
+    };
+    assert.deepEqual(decide({ steps: 20 }), { used: true, warnings: [] });
+    assert.deepEqual(decide({ epochs: 2 }), { used: true, warnings: [] });
+    const short = decide({ steps: 19 });
+    assert.equal(short.used, false);
+    assert.match(short.warnings[0]!, /reads 76 of the 80 training pairs/);
+    assert.deepEqual(decide({ steps: 3, teacherCache: join(work, 'forced') }), { used: true, warnings: [] });
+    assert.deepEqual(decide({ steps: 40, teacherCache: false }), { used: false, warnings: [] });
+
+    const warnings: string[] = [];
+    const out = join(work, 'default-short');
+    await distill({ ...base, out }, { onWarning: (m) => warnings.push(m), onEval: () => undefined });
+    assert.ok(!existsSync(join(out, TEACHER_CACHE_FILE)), 'a 3-step run on 80 pairs built a cache by default');
+    assert.ok(warnings.some((m) => m.includes('the teacher runs live')), warnings.join('\n'));
   });
 });
