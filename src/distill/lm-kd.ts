@@ -76,17 +76,19 @@ function teacherFrom(like: LmTeacher, [a, b, c]: tf.Tensor[]): LmTeacher {
 }
 
 /**
- * Exact teacher probabilities at T from its own projection. Σ p·log p is taken as Σ p·z − log Σ exp z
- * (z = logits/T, Σ p = 1): z is always finite, so no −∞ guard runs over the [c, V] rows.
+ * Exact teacher probabilities at T from its own projection. log p = z − log Σ exp z is always finite
+ * (z = logits/T), so Σ p·log p needs no −∞ guard over the [c, V] rows; it is summed term by term, as the
+ * student's Σ p·log q is, so that a model against itself gives exactly 0 (Σ p·z − log Σ exp z, one
+ * subtraction fewer, left float32 residues of 1e-5).
  */
 function projectedTeacher(teacher: ProjectedStates, temperature: number): (ids: tf.Tensor) => TeacherChunk {
   const width = teacher.states.shape[2]!;
   return (ids) => {
     const rows = tf.gather(teacher.states.reshape([-1, width]), ids);
     const z = tf.div(linear(rows, teacher.weight, teacher.bias), temperature);
-    const logZ = tf.logSumExp(z, -1, true);
-    const probs = tf.exp(tf.sub(z, logZ));
-    return { probs, negEntropy: tf.sub(tf.sum(tf.mul(probs, z), -1), logZ.reshape([-1])) };
+    const logProbs = tf.sub(z, tf.logSumExp(z, -1, true));
+    const probs = tf.exp(logProbs);
+    return { probs, negEntropy: tf.sum(tf.mul(probs, logProbs), -1) };
   };
 }
 
