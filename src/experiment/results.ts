@@ -47,6 +47,27 @@ export const ModelEntrySchema = z.strictObject({
 });
 export type ModelEntry = z.output<typeof ModelEntrySchema>;
 
+/** One test image as each model saw it: what the report shows side by side, errors highlighted. */
+export const ExampleSchema = z.strictObject({
+  imageId: z.string(),
+  /** The image, a file relative to the run folder. */
+  image: z.string(),
+  /** The reference captions; the first one is the query of the text→image top-5. */
+  references: z.array(z.string()),
+  questions: z.array(z.strictObject({ question: z.string(), answers: z.array(z.string()) })).default([]),
+  /** Per model name (teacher or student entry name): its caption, its answer to each question in order, and
+   * the image ids it ranks first for the first reference caption. */
+  outputs: z.record(
+    z.string(),
+    z.strictObject({
+      caption: z.string().optional(),
+      answers: z.array(z.string()).optional(),
+      top5: z.array(z.string()).optional(),
+    }),
+  ),
+});
+export type Example = z.output<typeof ExampleSchema>;
+
 export const ResultsSchema = z.strictObject({
   format: z.literal(RESULTS_FORMAT),
   version: z.literal(1),
@@ -64,6 +85,9 @@ export const ResultsSchema = z.strictObject({
   baseline: z.string(),
   teacher: ModelEntrySchema,
   students: z.array(ModelEntrySchema),
+  examples: z.array(ExampleSchema).default([]),
+  /** Image id → file relative to the run folder, for every image an example names (its own and its top-5s). */
+  exampleImages: z.record(z.string(), z.string()).default({}),
 });
 export type Results = z.output<typeof ResultsSchema>;
 
