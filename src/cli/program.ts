@@ -7,6 +7,7 @@ import { registerEval } from './commands/eval.js';
 import { registerFinetune } from './commands/finetune.js';
 import { registerDistill } from './commands/distill.js';
 import { registerExport } from './commands/export.js';
+import { registerReport } from './commands/report.js';
 import { readPackageVersion } from '../version.js';
 import { initBackend } from '../engine/backend.js';
 
@@ -27,5 +28,6 @@ export function buildProgram(): Command {
   registerDistill(program);
   registerEval(program);
   registerExport(program);
+  registerReport(program);
   return program;
 }
