@@ -24,6 +24,39 @@
     },
   };
 
+  // 24000000 → "24M": log-axis ticks stay short.
+  function compact(value) {
+    var units = [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
+    for (var i = 0; i < units.length; i++) {
+      if (value >= units[i][0]) return +(value / units[i][0]).toPrecision(3) + units[i][1];
+    }
+    return String(+value.toPrecision(3));
+  }
+
+  // A log axis labels only 1, 2 and 5 times a power of ten, and reaches a little past the outermost
+  // points so that none sits on the frame.
+  function logAxis(spec) {
+    var xs = [];
+    spec.series.forEach(function (s) {
+      s.points.forEach(function (p) { xs.push(p.x); });
+    });
+    return {
+      type: 'logarithmic',
+      min: Math.min.apply(null, xs) / 1.6,
+      max: Math.max.apply(null, xs) * 1.6,
+      title: { display: true, text: spec.xLabel },
+      ticks: {
+        autoSkip: true,
+        maxRotation: 0,
+        callback: function (value) {
+          var mantissa = value / Math.pow(10, Math.floor(Math.log10(value) + 1e-9));
+          var round = [1, 2, 5].some(function (m) { return Math.abs(mantissa - m) < 1e-6; });
+          return round ? compact(value) : '';
+        },
+      },
+    };
+  }
+
   specs.forEach(function (spec, index) {
     var canvas = document.getElementById('chart-' + index);
     var scatter = spec.kind === 'scatter';
@@ -63,8 +96,8 @@
           },
         },
         scales: {
-          x: { type: spec.xLog ? 'logarithmic' : 'linear', title: { display: true, text: spec.xLabel } },
-          y: { title: { display: true, text: spec.yLabel } },
+          x: spec.xLog ? logAxis(spec) : { type: 'linear', title: { display: true, text: spec.xLabel } },
+          y: { grace: scatter ? '8%' : 0, title: { display: true, text: spec.yLabel } },
         },
       },
     });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { TEACHER_SCORE_FILE } from '../distill/teacher-score.js';
 import { readManifest } from '../io/checkpoint.js';
-import { BEST_DIR, CHECKPOINT_DIR, FINAL_DIR, METRICS_LOG } from '../train/trainer.js';
+import { BEST_DIR, FINAL_DIR, METRICS_LOG } from '../train/trainer.js';
 import { ChartSet, lossChart, validationChart } from './charts.js';
 import { count, percent, ratio, score } from './format.js';
 import { html } from './html.js';
@@ -25,8 +25,6 @@ const TeacherScoreSchema = z.object({
 });
 type TeacherScore = z.infer<typeof TeacherScoreSchema>;
 
-const BestSchema = z.object({ best: z.object({ step: z.number(), metrics: z.record(z.string(), z.number()) }).optional() });
-
 async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T | undefined> {
   if (!existsSync(file)) return undefined;
   let value: unknown;
@@ -43,18 +41,18 @@ async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T | unde
 /** The folders a distill run exports: the task model (task runs), the best and the final student. */
 const MODEL_DIRS = ['model', BEST_DIR, FINAL_DIR];
 
-function scoreTable(log: MetricsLog, teacher: TeacherScore | undefined, best: z.infer<typeof BestSchema>['best']): Html {
+function scoreTable(log: MetricsLog, teacher: TeacherScore | undefined): Html {
   const last = log.evals.at(-1);
   const metrics = [...new Set([...Object.keys(teacher?.metrics ?? {}), ...log.evals.flatMap((e) => Object.keys(e.metrics))])];
   if (metrics.length === 0) return html`<p class="legend">No validation was logged and the teacher was not scored.</p>`;
-  const columns: { label: string; values?: Record<string, number> }[] = [
-    { label: 'teacher', values: teacher?.metrics },
-    { label: best ? `student, best (step ${best.step})` : 'student, best', values: best?.metrics },
-    { label: last ? `student, last (step ${last.step})` : 'student, last', values: last?.metrics },
-  ];
-  const kept = (m: string) => (teacher?.metrics[m] && best?.metrics[m] !== undefined ? best.metrics[m]! / teacher.metrics[m]! : undefined);
-  return html`<table><tr><th>metric</th>${columns.map((c) => html`<th class="num">${c.label}</th>`)}<th class="num">best retains</th></tr>
-${metrics.map((m) => html`<tr><td>${m}</td>${columns.map((c) => html`<td class="num">${score(c.values?.[m])}</td>`)}<td class="num">${percent(kept(m))}</td></tr>`)}</table>`;
+  // Each metric's own best validation: the run does not record which metric picked best/.
+  const best = (m: string) => log.evals.reduce<{ step: number; value: number } | undefined>((b, e) => (e.metrics[m] !== undefined && (!b || e.metrics[m]! > b.value) ? { step: e.step, value: e.metrics[m]! } : b), undefined);
+  const kept = (m: string) => (teacher?.metrics[m] && last?.metrics[m] !== undefined ? last.metrics[m]! / teacher.metrics[m]! : undefined);
+  return html`<table><tr><th>metric</th><th class="num">teacher</th><th class="num">${last ? `student, last (step ${last.step})` : 'student, last'}</th><th class="num">retained</th><th class="num">student, best (step)</th></tr>
+${metrics.map((m) => {
+    const b = best(m);
+    return html`<tr><td>${m}</td><td class="num">${score(teacher?.metrics[m])}</td><td class="num">${score(last?.metrics[m])}</td><td class="num">${percent(kept(m))}</td><td class="num">${b ? `${score(b.value)} (${b.step})` : '—'}</td></tr>`;
+  })}</table>`;
 }
 
 async function modelsTable(dir: string): Promise<Html> {
@@ -71,14 +69,13 @@ export async function distillPage(dir: string): Promise<Page> {
   const logFile = join(dir, METRICS_LOG);
   const log = await readMetricsLog(logFile);
   const teacher = await readJson(join(dir, TEACHER_SCORE_FILE), TeacherScoreSchema);
-  const best = (await readJson(join(dir, CHECKPOINT_DIR, 'trainer.json'), BestSchema))?.best;
   const charts = new ChartSet();
   const validation = validationChart(log, 'validation');
   const lastStep = log.steps.at(-1)?.step ?? 0;
   const sections: Html[] = [
     html`<h2>Teacher and student on the ${teacher?.split ?? 'val'} split</h2>
 ${teacher ? html`<p class="meta">teacher ${teacher.teacher}: ${count(teacher.parameters.teacher)} parameters; student ${teacher.student}: ${count(teacher.parameters.student)} (${ratio(teacher.parameters.teacher / teacher.parameters.student)} smaller); ${teacher.imageLimit} validation images</p>` : html`<p class="legend">The teacher was not scored (no ${TEACHER_SCORE_FILE}).</p>`}
-${scoreTable(log, teacher, best)}`,
+${scoreTable(log, teacher)}`,
     html`<h2>Training</h2><div class="charts">${log.steps.length ? charts.add(lossChart(log, 'loss terms')) : html`<p class="legend">no step logged yet</p>`}${validation ? charts.add(validation) : html`<p class="legend">no validation logged</p>`}</div>`,
     html`<h2>Models</h2>${await modelsTable(dir)}`,
   ];

@@ -1,7 +1,7 @@
 // A made-up demo run folder for the report tests: results.json with a teacher and two students (KD and
 // its no-KD baseline), metrics.jsonl files, tiny PNGs and examples with known mistakes; the values are
 // renderer input only, chosen so that every derived figure is easy to check by hand.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import type { ModelEntry, Results } from '../../src/experiment/results.js';
@@ -90,10 +90,12 @@ export async function writeDemoRun(dir: string): Promise<Results> {
   return results;
 }
 
-/** A `dlip distill` run folder as distill() leaves it: metrics.jsonl, teacher.json, final/ and best/ manifests. */
+/** A `dlip distill` run folder as distill() leaves it: metrics.jsonl, teacher.json, final/ and best/ with their manifests. */
 export function writeDistillRun(dir: string, withTeacher = true): void {
   mkdirSync(dir, { recursive: true });
   metricsLog(join(dir, 'metrics.jsonl'), ['itc', 'itm', 'kd_feature']);
+  // A last validation below the best on two metrics.
+  appendFileSync(join(dir, 'metrics.jsonl'), `${JSON.stringify({ step: 50, eval: { tr1: 30, ir1: 25, r_mean: 27.5 } })}\n`);
   if (withTeacher) {
     writeFileSync(join(dir, 'teacher.json'), JSON.stringify({ split: 'val', imageLimit: 4, teacher: 'models/tiny-teacher', student: 'tiny-student', metrics: { tr1: 80, ir1: 60, r_mean: 70 }, parameters: { teacher: 24_000_000, student: 6_000_000 } }));
   }
@@ -101,6 +103,4 @@ export function writeDistillRun(dir: string, withTeacher = true): void {
     mkdirSync(join(dir, name), { recursive: true });
     writeFileSync(join(dir, name, 'dlip.json'), JSON.stringify({ format: 'dlip-checkpoint', version: '0.1.0', architecture: 'BlipForPreTraining', weights: 'model.safetensors', sha256: sha, parameters: 6_000_000, created: '2026-12-01T00:00:00.000Z' }));
   }
-  mkdirSync(join(dir, 'checkpoint'), { recursive: true });
-  writeFileSync(join(dir, 'checkpoint', 'trainer.json'), JSON.stringify({ step: 40, epoch: 1, batchInEpoch: 0, seed: 0, best: { step: 40, metrics: { tr1: 40, ir1: 20, r_mean: 30 } } }));
 }

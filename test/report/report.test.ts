@@ -142,10 +142,10 @@ describe('report of a distill run', () => {
     assert.match(page, /<h1>dlip distill: tiny-student from models\/tiny-teacher<\/h1>/);
     assert.ok(page.includes('(4.00× smaller)'));
     assert.deepEqual(rowsAfter(page, '<h2>Teacher and student'), [
-      'metric | teacher | student, best (step 40) | student, last (step 40) | best retains',
-      'tr1 | 80.0 | 40.0 | 40.0 | 50.0%',
-      'ir1 | 60.0 | 20.0 | 20.0 | 33.3%',
-      'r_mean | 70.0 | 30.0 | 30.0 | 42.9%',
+      'metric | teacher | student, last (step 50) | retained | student, best (step)',
+      'tr1 | 80.0 | 30.0 | 37.5% | 40.0 (40)',
+      'ir1 | 60.0 | 25.0 | 41.7% | 25.0 (50)',
+      'r_mean | 70.0 | 27.5 | 39.3% | 30.0 (40)',
     ]);
     assert.deepEqual(chartsOf(page).map((c) => [c.title, c.series.length]), [['loss terms', 4], ['validation', 3]]);
     assert.ok(page.includes(SHA.kd) && page.includes(SHA.nokd));
@@ -156,7 +156,7 @@ describe('report of a distill run', () => {
     writeDistillRun(dir, false);
     const page = readFileSync(await writeReport(dir), 'utf8');
     assert.ok(page.includes('The teacher was not scored'));
-    assert.match(rowsAfter(page, '<h2>Teacher and student')[1]!, /^tr1 \| — \| 40\.0 \| 40\.0 \| —$/);
+    assert.match(rowsAfter(page, '<h2>Teacher and student')[1]!, /^tr1 \| — \| 30\.0 \| — \| 40\.0 \(40\)$/);
   });
 });
 
