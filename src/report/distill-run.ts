@@ -1,14 +1,17 @@
 // The report of a `dlip distill` run folder (no results.json): its loss terms and validation over the
-// steps, the teacher's validation score beside the student's, and the sha256 of each model it wrote.
+// steps, the teacher's validation score beside the student's, the sha256 of each model it wrote, and
+// the command, options and recipe of run.json.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { readRunRecord, RUN_RECORD_FILE } from '../distill/run-record.js';
+import type { RunRecord } from '../distill/run-record.js';
 import { TEACHER_SCORE_FILE } from '../distill/teacher-score.js';
 import { readManifest } from '../io/checkpoint.js';
 import { BEST_DIR, FINAL_DIR, METRICS_LOG } from '../train/trainer.js';
 import { ChartSet, lossChart, validationChart } from './charts.js';
-import { count, percent, ratio, score } from './format.js';
+import { count, percent, ratio, score, shellLine } from './format.js';
 import { html } from './html.js';
 import type { Html } from './html.js';
 import { readMetricsLog } from './metrics-log.js';
@@ -65,6 +68,14 @@ async function modelsTable(dir: string): Promise<Html> {
   return html`<table><tr><th>folder</th><th>architecture</th><th class="num">parameters</th><th>dlip</th><th>sha256 of the weights</th></tr>${rows}</table>`;
 }
 
+function provenance(record: RunRecord | undefined): Html {
+  if (!record) return html`<h2>How this run was made</h2><p class="legend">Not recorded: the folder has no ${RUN_RECORD_FILE} (the <code>dlip distill</code> command writes it; a run started from the library does not).</p>`;
+  return html`<h2>How this run was made</h2>
+<h3>Command</h3><pre>${shellLine(record.command)}</pre>
+<h3>Recipe</h3><p class="meta">${record.recipe.source}</p><pre>${JSON.stringify(record.recipe.value, null, 2)}</pre>
+<h3>Options</h3><pre>${JSON.stringify(record.options, null, 2)}</pre>`;
+}
+
 export async function distillPage(dir: string): Promise<Page> {
   const logFile = join(dir, METRICS_LOG);
   const log = await readMetricsLog(logFile);
@@ -78,6 +89,7 @@ ${teacher ? html`<p class="meta">teacher ${teacher.teacher}: ${count(teacher.par
 ${scoreTable(log, teacher)}`,
     html`<h2>Training</h2><div class="charts">${log.steps.length ? charts.add(lossChart(log, 'loss terms')) : html`<p class="legend">no step logged yet</p>`}${validation ? charts.add(validation) : html`<p class="legend">no validation logged</p>`}</div>`,
     html`<h2>Models</h2>${await modelsTable(dir)}`,
+    provenance(await readRunRecord(dir)),
   ];
   return {
     title: teacher ? `dlip distill: ${teacher.student} from ${teacher.teacher}` : `dlip distill: ${dir}`,

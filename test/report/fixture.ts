@@ -90,12 +90,16 @@ export async function writeDemoRun(dir: string): Promise<Results> {
   return results;
 }
 
-/** A `dlip distill` run folder as distill() leaves it: metrics.jsonl, teacher.json, final/ and best/ with their manifests. */
-export function writeDistillRun(dir: string, withTeacher = true): void {
+/** A `dlip distill` run folder as the command leaves it: run.json, metrics.jsonl, teacher.json, final/ and best/ with their manifests. */
+export function writeDistillRun(dir: string, { withTeacher = true, withRecord = true } = {}): void {
   mkdirSync(dir, { recursive: true });
   metricsLog(join(dir, 'metrics.jsonl'), ['itc', 'itm', 'kd_feature']);
   // A last validation below the best on two metrics.
   appendFileSync(join(dir, 'metrics.jsonl'), `${JSON.stringify({ step: 50, eval: { tr1: 30, ir1: 25, r_mean: 27.5 } })}\n`);
+  if (withRecord) {
+    const record = { command: ['dlip', 'distill', '--teacher', 'tiny-teacher', '--out', dir, '--prompt', EVIL], options: { teacher: 'tiny-teacher', student: 'tiny-student', recipe: 'dlip-default', steps: 40 }, recipe: { source: 'recipes/dlip-default.json', value: { description: 'all terms', terms: { kd_feature: { weight: 1 } } } } };
+    writeFileSync(join(dir, 'run.json'), JSON.stringify(record));
+  }
   if (withTeacher) {
     writeFileSync(join(dir, 'teacher.json'), JSON.stringify({ split: 'val', imageLimit: 4, teacher: 'models/tiny-teacher', student: 'tiny-student', metrics: { tr1: 80, ir1: 60, r_mean: 70 }, parameters: { teacher: 24_000_000, student: 6_000_000 } }));
   }

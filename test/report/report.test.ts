@@ -149,13 +149,19 @@ describe('report of a distill run', () => {
     ]);
     assert.deepEqual(chartsOf(page).map((c) => [c.title, c.series.length]), [['loss terms', 4], ['validation', 3]]);
     assert.ok(page.includes(SHA.kd) && page.includes(SHA.nokd));
+    // run.json: the command (markup in it shown as text), the recipe as read, the options.
+    assert.ok(page.includes(`<pre>dlip distill --teacher tiny-teacher --out ${dir} --prompt &#39;&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&#39;</pre>`));
+    assert.ok(page.includes('<p class="meta">recipes/dlip-default.json</p>'));
+    assert.match(page, /&quot;kd_feature&quot;: \{\n\s+&quot;weight&quot;: 1/);
+    assert.match(page, /&quot;steps&quot;: 40/);
   });
 
-  it('renders a run whose teacher was not scored', async () => {
+  it('renders a run whose teacher was not scored and that has no run.json', async () => {
     const dir = join(work, 'distill-no-teacher');
-    writeDistillRun(dir, false);
+    writeDistillRun(dir, { withTeacher: false, withRecord: false });
     const page = readFileSync(await writeReport(dir), 'utf8');
     assert.ok(page.includes('The teacher was not scored'));
+    assert.ok(page.includes('Not recorded: the folder has no run.json'));
     assert.match(rowsAfter(page, '<h2>Teacher and student')[1]!, /^tr1 \| — \| 30\.0 \| — \| 40\.0 \(40\)$/);
   });
 });

@@ -4,6 +4,7 @@ import { distill } from '../../distill/distill.js';
 import type { DistillConfigInput } from '../../distill/distill.js';
 import type { InheritSpec } from '../../distill/inherit.js';
 import { listRecipes } from '../../distill/recipe.js';
+import { recordDistillRun } from '../../distill/run-record.js';
 import type { TargetsReport } from '../../distill/targets.js';
 import { DISTILL_TASKS } from '../../distill/tasks.js';
 import { progressBar, trainedSummary, trainingProgress } from '../progress.js';
@@ -34,7 +35,7 @@ export function registerDistill(program: Command): void {
     .option('--teacher-cache <dir>', "keep the teacher's targets (features, top-k LM logits, mapped hidden states and attention maps of every training pair, unflipped and flipped) under <dir>/<key>/, built once before training and reused by every run with the same teacher weights, data, preprocessing and recipe; ITM's fused pass still runs live on the student's pairs. Default: on, under $DLIP_CACHE/teacher (else ~/.cache/dlip/teacher), when the run reads every training pair at least once; otherwise the teacher runs live, since the cache would hold pairs the run never reads")
     .option('--no-teacher-cache', 'run the whole teacher forward live at every step instead of reading cached targets')
     .option('--teacher-top-k <k>', 'LM logits cached per token; the rest of the vocabulary shares the remaining probability evenly (default 64)', positiveInt)
-    .requiredOption('--out <dir>', 'run folder: checkpoints (with the adaptors), metrics.jsonl (task terms, kd_<term>, gated), final/ and best/ students, and for a task the exported model/');
+    .requiredOption('--out <dir>', 'run folder: run.json (the command, options and recipe), checkpoints (with the adaptors), metrics.jsonl (task terms, kd_<term>, gated), final/ and best/ students, and for a task the exported model/');
   addTrainingOptions(command).action(async (opts: Record<string, unknown>) => {
     const progress = trainingProgress('distill');
     const onTeacherScore = (metrics: Record<string, number>) =>
@@ -51,7 +52,9 @@ export function registerDistill(program: Command): void {
       }
     };
     const hooks = { ...progress, onTeacherScore, onTeacherTargets, onTeacherTargetsProgress: building.update };
-    const result = await distill((await mergedOptions(opts)) as DistillConfigInput, hooks).finally(() => {
+    const options = (await mergedOptions(opts)) as DistillConfigInput;
+    await recordDistillRun(options, ['dlip', ...process.argv.slice(2)]);
+    const result = await distill(options, hooks).finally(() => {
       building.stop();
       progress.stop();
     });
