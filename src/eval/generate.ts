@@ -3,10 +3,13 @@
 // (repetition penalty, minimum length) act on raw logits in greedy search and on log-softmax scores
 // in beam search; beam hypotheses are ranked by sum log-prob / length^length_penalty, with length
 // the hypothesis' full sequence (BOS and prompt included, EOS excluded), and the search stops early
-// as BeamHypotheses.is_done says. No KV cache: each step recomputes the whole (short) sequence, but
-// every live sequence of every input runs in one decoder call, and finished inputs leave the batch.
+// as BeamHypotheses.is_done says. Every live sequence of every input runs in one decoder call, and
+// finished inputs leave the batch. A SequenceDecoder recomputes the whole sequence each step; a
+// CachedDecoder (kv-cache.ts) keeps keys and values, so a step feeds one token per sequence.
 import { tf } from '../engine/backend.js';
+import type { TextDecoder } from '../models/blip.js';
 import type { TextConfig } from '../models/config.js';
+import { cachedDecoder } from './kv-cache.js';
 
 /**
  * One decoder forward over a batch of token sequences. `rows[n]` is the input (image or question)
@@ -16,10 +19,31 @@ import type { TextConfig } from '../models/config.js';
  */
 export type SequenceDecoder = (inputIds: tf.Tensor2D, attentionMask: tf.Tensor2D, rows: tf.Tensor1D) => tf.Tensor;
 
+/**
+ * A decoder that keeps each sequence's attention keys and values between calls, so a step costs the
+ * new token only. Stateful: `start` begins a generation (dropping any earlier one), `step` continues it.
+ */
+export interface CachedDecoder {
+  /** Begins sequences `prefix` (equal lengths; rows[n]: the input sequence n belongs to). Logits [N, vocab] of their last position. */
+  start(prefix: readonly (readonly number[])[], rows: readonly number[]): tf.Tensor;
+  /**
+   * Sequence n of this step continues sequence parents[n] of the previous call (beams reorder,
+   * finished inputs drop out) with tokens[n]. Logits [N, vocab] of the new position.
+   */
+  step(tokens: readonly number[], parents: readonly number[]): tf.Tensor;
+  /** Frees the cache. */
+  dispose(): void;
+}
+
+/** Either kind of decoder the searches run. */
+export type Decoder = SequenceDecoder | CachedDecoder;
+
 /** A model with BLIP's caption decoder (BlipForConditionalGeneration, BlipForPreTraining). */
 export interface CaptionModel {
   encodeImage(pixelValues: tf.Tensor): { lastHiddenState: tf.Tensor };
   decode(inputIds: tf.Tensor, attentionMask: tf.Tensor, imageEmbeds: tf.Tensor): { logits: tf.Tensor };
+  /** The decoder itself, for generation with a key/value cache. */
+  textDecoder?: TextDecoder;
 }
 
 export interface GenerateOptions {
@@ -93,15 +117,10 @@ function resolve(options: GenerateOptions): Resolved {
   return { prefix, eos: options.eosTokenId, numBeams, maxNew, minNew: Math.max(0, minLength - counted), repetitionPenalty, lengthPenalty };
 }
 
-/** Logits of the last position of each sequence, as one flat array [N × vocab]. */
-function lastLogits(decoder: SequenceDecoder, seqs: readonly number[][], rows: readonly number[]): { data: Float32Array; vocab: number } {
-  const n = seqs.length;
-  const len = seqs[0]!.length;
-  const flat = new Int32Array(n * len);
-  seqs.forEach((s, i) => flat.set(s, i * len));
+/** Reads a decoder's output for n sequences as one flat array [n × vocab] of last-position logits. */
+function readLast(n: number, run: () => tf.Tensor): { data: Float32Array; vocab: number } {
   const last = tf.tidy(() => {
-    const ids = tf.tensor2d(flat, [n, len], 'int32');
-    const out = decoder(ids, tf.onesLike(ids), tf.tensor1d(Int32Array.from(rows), 'int32'));
+    const out = run();
     if (out.shape[0] !== n || (out.rank !== 2 && out.rank !== 3)) {
       throw new Error(`generate: the decoder returned shape [${out.shape.join(',')}] for ${n} sequences; expected [${n}, T, vocab] or [${n}, vocab]`);
     }
@@ -113,6 +132,25 @@ function lastLogits(decoder: SequenceDecoder, seqs: readonly number[][], rows: r
   const data = last.dataSync() as Float32Array;
   last.dispose();
   return { data, vocab };
+}
+
+/**
+ * Next-token logits of each sequence. `parents[n]` is the index, in the previous call's list, of the
+ * sequence seqs[n] extends by its last token (undefined on the first call): a cached decoder needs
+ * it, a full one recomputes from the tokens.
+ */
+function nextLogits(decoder: Decoder, seqs: readonly number[][], rows: readonly number[], parents: readonly number[] | undefined) {
+  const n = seqs.length;
+  if (typeof decoder !== 'function') {
+    return readLast(n, () => (parents ? decoder.step(seqs.map((s) => s[s.length - 1]!), parents) : decoder.start(seqs, rows)));
+  }
+  const len = seqs[0]!.length;
+  const flat = new Int32Array(n * len);
+  seqs.forEach((s, i) => flat.set(s, i * len));
+  return readLast(n, () => {
+    const ids = tf.tensor2d(flat, [n, len], 'int32');
+    return decoder(ids, tf.onesLike(ids), tf.tensor1d(Int32Array.from(rows), 'int32'));
+  });
 }
 
 function logSumExp(row: ArrayLike<number>): number {
@@ -135,15 +173,17 @@ function penalise(scores: Float32Array | Float64Array, seq: readonly number[], p
 }
 
 /** Greedy search: the processed argmax each step (lowest id on ties, as torch.argmax). */
-export function greedySearch(decoder: SequenceDecoder, count: number, options: GenerateOptions): GeneratedSequence[] {
+export function greedySearch(decoder: Decoder, count: number, options: GenerateOptions): GeneratedSequence[] {
   const o = resolve(options);
   checkInt(count, 'count', 0);
   const seqs = Array.from({ length: count }, () => [...o.prefix]);
   const logProbs = new Array<number>(count).fill(0);
   let active = seqs.map((_, i) => i);
+  let parents: number[] | undefined;
   for (let step = 0; step < o.maxNew && active.length > 0; step++) {
-    const { data, vocab } = lastLogits(decoder, active.map((i) => seqs[i]!), active);
+    const { data, vocab } = nextLogits(decoder, active.map((i) => seqs[i]!), active, parents);
     const still: number[] = [];
+    parents = [];
     active.forEach((item, r) => {
       const raw = data.subarray(r * vocab, (r + 1) * vocab);
       const scores = Float32Array.from(raw);
@@ -155,6 +195,7 @@ export function greedySearch(decoder: SequenceDecoder, count: number, options: G
       if (best === o.eos) return;
       seqs[item]!.push(best);
       still.push(item);
+      parents!.push(r);
     });
     active = still;
   }
@@ -163,6 +204,8 @@ export function greedySearch(decoder: SequenceDecoder, count: number, options: G
 
 interface Beam {
   seq: number[];
+  /** Index of the sequence it extends in the last decoder call's list (for a cached decoder). */
+  parent: number;
   /** Cumulative processed log-prob: what the search ranks by. */
   score: number;
   /** Cumulative unprocessed log-prob. */
@@ -230,14 +273,14 @@ function topCandidates(k: number): { values: number[]; indices: number[]; offer(
 }
 
 /** Beam search with HF's BeamSearchScorer semantics (early_stopping=False, one sequence returned). */
-export function beamSearch(decoder: SequenceDecoder, count: number, options: GenerateOptions): GeneratedSequence[] {
+export function beamSearch(decoder: Decoder, count: number, options: GenerateOptions): GeneratedSequence[] {
   const o = resolve(options);
   checkInt(count, 'count', 0);
   const nb = o.numBeams;
   // HF starts every input with numBeams copies of the prefix, all but the first at −1e9, so the first
   // step expands one beam; the copies keep its candidate ranking identical when vocab < 2·numBeams.
   const beams: Beam[][] = Array.from({ length: count }, () =>
-    Array.from({ length: nb }, (_, j) => ({ seq: [...o.prefix], score: j === 0 ? 0 : -1e9, logProb: 0 })),
+    Array.from({ length: nb }, (_, j) => ({ seq: [...o.prefix], parent: -1, score: j === 0 ? 0 : -1e9, logProb: 0 })),
   );
   const hyps = Array.from({ length: count }, () => new Hypotheses(nb, o.lengthPenalty));
   const done = new Array<boolean>(count).fill(false);
@@ -246,7 +289,8 @@ export function beamSearch(decoder: SequenceDecoder, count: number, options: Gen
     const curLen = o.prefix.length + step;
     const seqs = active.flatMap((i) => beams[i]!.map((b) => b.seq));
     const rows = active.flatMap((i) => new Array<number>(nb).fill(i));
-    const { data, vocab } = lastLogits(decoder, seqs, rows);
+    const parents = step === 0 ? undefined : active.flatMap((i) => beams[i]!.map((b) => b.parent));
+    const { data, vocab } = nextLogits(decoder, seqs, rows, parents);
     active.forEach((item, a) => {
       const top = topCandidates(2 * nb);
       const rawLogProbs: Float64Array[] = [];
@@ -271,7 +315,7 @@ export function beamSearch(decoder: SequenceDecoder, count: number, options: Gen
           // Only an EOS among the numBeams best candidates finishes a hypothesis.
           if (rank < nb) hyps[item]!.add(beam.seq, top.values[rank]!, logProb);
         } else {
-          next.push({ seq: [...beam.seq, token], score: top.values[rank]!, logProb });
+          next.push({ seq: [...beam.seq, token], parent: a * nb + j, score: top.values[rank]!, logProb });
         }
       }
       beams[item] = next;
@@ -288,7 +332,7 @@ export function beamSearch(decoder: SequenceDecoder, count: number, options: Gen
 }
 
 /** Greedy search when numBeams is 1 (as HF), beam search otherwise. */
-export function generate(decoder: SequenceDecoder, count: number, options: GenerateOptions): GeneratedSequence[] {
+export function generate(decoder: Decoder, count: number, options: GenerateOptions): GeneratedSequence[] {
   return (options.numBeams ?? 3) === 1 ? greedySearch(decoder, count, options) : beamSearch(decoder, count, options);
 }
 
@@ -305,7 +349,21 @@ export function captionDecoder(model: Pick<CaptionModel, 'decode'>, imageEmbeds:
   return (ids, mask, rows) => model.decode(ids, mask, tf.gather(imageEmbeds, rows)).logits;
 }
 
-export type CaptionOptions = Partial<GenerateOptions>;
+export interface CaptionOptions extends Partial<GenerateOptions> {
+  /**
+   * Decode with a key/value cache (one token per step) rather than recomputing every prefix. Same
+   * tokens and scores (to float rounding), faster. Default: true when the model exposes its textDecoder.
+   */
+  kvCache?: boolean;
+}
+
+/** The decoder a generation runs: cached when asked and possible (then the caller disposes it). */
+export function chooseDecoder(textDecoder: TextDecoder | undefined, kvCache: boolean | undefined, full: () => SequenceDecoder, cached: (d: TextDecoder) => CachedDecoder, caller: string): Decoder {
+  if (kvCache === false) return full();
+  if (textDecoder) return cached(textDecoder);
+  if (kvCache) throw new Error(`${caller}: kvCache needs the model's textDecoder`);
+  return full();
+}
 
 /**
  * Captions for a batch of images [B, 3, S, S]: BLIP's decoding from [DEC] (+ prompt). Token ids
@@ -320,9 +378,12 @@ export function generateCaptions(model: CaptionModel & { config?: { text_config:
     throw new Error('generateCaptions: bosTokenId and eosTokenId are needed (the model has no config to take them from)');
   }
   const imageEmbeds = tf.tidy(() => model.encodeImage(pixelValues).lastHiddenState);
+  const { kvCache, ...search } = options;
+  const decoder = chooseDecoder(model.textDecoder, kvCache, () => captionDecoder(model, imageEmbeds), (d) => cachedDecoder(d, imageEmbeds), 'generateCaptions');
   try {
-    return generate(captionDecoder(model, imageEmbeds), pixelValues.shape[0]!, { ...options, bosTokenId, eosTokenId });
+    return generate(decoder, pixelValues.shape[0]!, { ...search, bosTokenId, eosTokenId });
   } finally {
+    if (typeof decoder !== 'function') decoder.dispose();
     imageEmbeds.dispose();
   }
 }

@@ -2,9 +2,11 @@
 // fusion encoder, then the answer decoder, cross-attending to the question states, either ranks a
 // closed list of candidate answers (rank_answer) or generates an answer (beam search).
 import { tf } from '../engine/backend.js';
+import type { TextDecoder } from '../models/blip.js';
 import type { TextConfig } from '../models/config.js';
-import { generate, specialTokens } from './generate.js';
+import { chooseDecoder, generate, specialTokens } from './generate.js';
 import type { GenerateOptions, GeneratedSequence, SequenceDecoder } from './generate.js';
+import { cachedDecoder } from './kv-cache.js';
 
 /** A model with BLIP's VQA path (BlipForQuestionAnswering). */
 export interface VqaModel {
@@ -12,6 +14,8 @@ export interface VqaModel {
   encodeQuestion(inputIds: tf.Tensor, attentionMask: tf.Tensor, imageEmbeds: tf.Tensor): { lastHiddenState: tf.Tensor };
   decodeAnswer(answerIds: tf.Tensor, answerMask: tf.Tensor, questionStates: tf.Tensor, questionMask: tf.Tensor): { logits: tf.Tensor };
   config?: { text_config: TextConfig };
+  /** The answer decoder itself, for generation with a key/value cache. */
+  textDecoder?: TextDecoder;
 }
 
 export interface RankAnswersOptions {
@@ -210,6 +214,8 @@ export interface VqaGenerateOptions extends Partial<GenerateOptions> {
    * every question position when generating (an all-ones mask), unlike when ranking. Default false.
    */
   maskQuestionPadding?: boolean;
+  /** Decode with a key/value cache (see CaptionOptions.kvCache). Default: true when the model exposes its textDecoder. */
+  kvCache?: boolean;
 }
 
 /**
@@ -227,16 +233,19 @@ export function generateVqaAnswers(
   const tokens = tokensFrom(model, options, 'generateVqaAnswers');
   const states = encodeQuestions(model, pixelValues, questionIds, questionMask);
   const crossMask = options.maskQuestionPadding ? questionMask : tf.onesLike(questionMask);
+  const { kvCache, ...search } = options;
+  const decoder = chooseDecoder(model.textDecoder, kvCache, () => answerDecoder(model, states, crossMask), (d) => cachedDecoder(d, states, crossMask), 'generateVqaAnswers');
   try {
-    return generate(answerDecoder(model, states, crossMask), states.shape[0]!, {
+    return generate(decoder, states.shape[0]!, {
       numBeams: 3,
       maxLength: 10,
       minLength: 1,
-      ...options,
+      ...search,
       bosTokenId: tokens.bosTokenId,
       eosTokenId: tokens.eosTokenId,
     });
   } finally {
+    if (typeof decoder !== 'function') decoder.dispose();
     states.dispose();
     if (crossMask !== questionMask) crossMask.dispose();
   }

@@ -7,7 +7,7 @@ import type { Parameter } from '../nn/module.js';
 import type { Architecture, BlipConfig } from './config.js';
 import type { EncoderOutput, OutputOptions } from './outputs.js';
 import { LMHead, TextModel } from './text.js';
-import type { TextForwardOptions } from './text.js';
+import type { DecodeStepContext, KeyValue, TextForwardOptions } from './text.js';
 import { VisionModel } from './vision.js';
 
 /** Sequence lengths at which FLOPs are counted per task (BLIP's defaults). */
@@ -28,6 +28,17 @@ export class TextDecoder extends Module {
   forward(inputIds: tf.Tensor, attentionMask: tf.Tensor, options: TextForwardOptions = {}): EncoderOutput & { logits: tf.Tensor } {
     const out = this.bert.forward(inputIds, attentionMask, { ...options, causal: true });
     return { ...out, logits: this.cls.forward(out.lastHiddenState) };
+  }
+
+  /**
+   * Next-token logits [N, vocab] of the last of the new tokens `inputIds` [N, t], decoded after the
+   * cached keys/values in `ctx`, and the keys/values to cache for the next step (TextModel.decodeStep).
+   */
+  decodeStep(inputIds: tf.Tensor, ctx: DecodeStepContext): { logits: tf.Tensor; keyValues: KeyValue[] } {
+    const { lastHiddenState, keyValues } = this.bert.decodeStep(inputIds, ctx);
+    const [n, t, width] = lastHiddenState.shape as [number, number, number];
+    // Only the last position is read: the vocabulary projection skips the others.
+    return { logits: this.cls.forward(lastHiddenState.slice([0, t - 1, 0], [n, 1, width]).reshape([n, width])), keyValues };
   }
 
   macs(tokens: number, crossTokens: number): number {

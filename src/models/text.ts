@@ -35,12 +35,13 @@ export class TextEmbeddings extends Module {
     this.layerNorm = this.child('LayerNorm', new LayerNorm(config.hidden_size, config.layer_norm_eps));
   }
 
-  forward(inputIds: tf.Tensor): tf.Tensor {
-    const length = inputIds.shape[1]!;
+  /** `pastLength`: position of the first of `inputIds` (tokens already decoded, see TextModel.decodeStep). */
+  forward(inputIds: tf.Tensor, pastLength = 0): tf.Tensor {
+    const length = pastLength + inputIds.shape[1]!;
     if (length > this.config.max_position_embeddings) {
       throw new Error(`input_ids has ${length} tokens; this model has ${this.config.max_position_embeddings} positions`);
     }
-    const positions = this.positionEmbeddings.forward(tf.range(0, length, 1, 'int32'));
+    const positions = this.positionEmbeddings.forward(tf.range(pastLength, length, 1, 'int32'));
     return this.layerNorm.forward(tf.add(this.wordEmbeddings.forward(inputIds), positions));
   }
 }
@@ -86,8 +87,18 @@ class TextAttention extends Module {
   }
 
   forward(x: tf.Tensor, keyValue: tf.Tensor, additiveMask: tf.Tensor): { output: tf.Tensor; probs: tf.Tensor } {
+    return this.attend(x, this.project(keyValue), additiveMask);
+  }
+
+  /** Projected keys and values [B, T, W] of `keyValue`: what a decoder caches between steps. */
+  project(keyValue: tf.Tensor): KeyValue {
+    return { key: this.self.key.forward(keyValue), value: this.self.value.forward(keyValue) };
+  }
+
+  /** Attention of `x` over already-projected keys and values, then the post-norm residual. */
+  attend(x: tf.Tensor, kv: KeyValue, additiveMask?: tf.Tensor): { output: tf.Tensor; probs: tf.Tensor } {
     const s = this.self;
-    const { context, probs } = attention(s.query.forward(x), s.key.forward(keyValue), s.value.forward(keyValue), s.heads, additiveMask);
+    const { context, probs } = attention(s.query.forward(x), kv.key, kv.value, s.heads, additiveMask);
     return { output: this.output.layerNorm.forward(tf.add(x, this.output.dense.forward(context))), probs };
   }
 
@@ -115,6 +126,22 @@ class TextOutput extends Module {
     this.dense = this.child('dense', new Linear(config.intermediate_size, config.hidden_size));
     this.layerNorm = this.child('LayerNorm', new LayerNorm(config.hidden_size, config.layer_norm_eps));
   }
+}
+
+/** Projected attention keys and values [B, T, W] of one layer. */
+export interface KeyValue {
+  key: tf.Tensor;
+  value: tf.Tensor;
+}
+
+/** What a decoding step attends to besides its own new tokens: cached keys and values per layer. */
+export interface DecodeStepContext {
+  /** Self-attention keys/values of the tokens already decoded, per layer [N, past, W]; absent at the start. */
+  past?: readonly KeyValue[];
+  /** Cross-attention keys/values over the encoder states, per layer [N, T_enc, W] (TextModel.crossKeyValues). */
+  cross: readonly KeyValue[];
+  /** Additive cross-attention mask [N, 1, 1, T_enc] (crossAttentionMask); none attends to every position. */
+  crossMask?: tf.Tensor;
 }
 
 interface LayerContext {
@@ -149,6 +176,18 @@ export class TextLayer extends Module {
     }
     const ffn = this.output.dense.forward(gelu(this.intermediate.dense.forward(h)));
     return { output: this.output.layerNorm.forward(tf.add(h, ffn)), selfProbs: self.probs, crossProbs };
+  }
+
+  /**
+   * The decoder layer on new tokens `x` [N, t, W] with cached keys/values: the same arithmetic as
+   * forward, with self-attention over past + new keys. Returns the layer's keys/values past + new.
+   */
+  step(x: tf.Tensor, past: KeyValue | undefined, selfMask: tf.Tensor | undefined, cross: KeyValue, crossMask?: tf.Tensor): { output: tf.Tensor; keyValue: KeyValue } {
+    const fresh = this.attention.project(x);
+    const kv = past ? { key: tf.concat([past.key, fresh.key], 1), value: tf.concat([past.value, fresh.value], 1) } : fresh;
+    const h = this.crossattention.attend(this.attention.attend(x, kv, selfMask).output, cross, crossMask).output;
+    const ffn = this.output.dense.forward(gelu(this.intermediate.dense.forward(h)));
+    return { output: this.output.layerNorm.forward(tf.add(h, ffn)), keyValue: kv };
   }
 
   macs(tokens: number, imageTokens: number): number {
@@ -213,6 +252,37 @@ export class TextModel extends Module {
       if (out.crossProbs) crossAttentions?.push(out.crossProbs);
     }
     return { lastHiddenState: x, hiddenStates, attentions, crossAttentions };
+  }
+
+  /** Cross-attention keys/values of every layer over `encoderHiddenStates` [R, T_enc, W_enc]: computed once per generation. */
+  crossKeyValues(encoderHiddenStates: tf.Tensor): KeyValue[] {
+    return this.encoder.layer.map((layer) => layer.crossattention.project(encoderHiddenStates));
+  }
+
+  /**
+   * Causal decoding of new tokens `inputIds` [N, t] after `ctx.past` (keys/values of the tokens
+   * before them), so a generation step costs its new tokens only. Equals the last t positions of a
+   * causal forward over the whole sequence with an all-ones mask.
+   */
+  decodeStep(inputIds: tf.Tensor, ctx: DecodeStepContext): { lastHiddenState: tf.Tensor; keyValues: KeyValue[] } {
+    const layers = this.encoder.layer;
+    if (ctx.cross.length !== layers.length || (ctx.past && ctx.past.length !== layers.length)) {
+      throw new Error(`decodeStep: ${layers.length} layers, but ${ctx.cross.length} cross and ${ctx.past?.length ?? 0} past key/value pairs`);
+    }
+    const [n, t] = inputIds.shape as [number, number];
+    const pastLength = ctx.past ? ctx.past[0]!.key.shape[1]! : 0;
+    const rows = [ctx.past?.[0]!.key.shape[0] ?? n, ctx.cross[0]!.key.shape[0]!];
+    if (rows.some((r) => r !== n)) throw new Error(`decodeStep: ${n} sequences, but past keys for ${rows[0]} and cross keys for ${rows[1]}`);
+    // Token i of the new ones sees every past token and the new ones up to itself; one token sees all.
+    const selfMask = t > 1 ? tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([t, pastLength + t]), -1, pastLength)), -10000).reshape([1, 1, t, pastLength + t]) : undefined;
+    let x = this.embeddings.forward(inputIds, pastLength);
+    const keyValues: KeyValue[] = [];
+    layers.forEach((layer, i) => {
+      const out = layer.step(x, ctx.past?.[i], selfMask, ctx.cross[i]!, ctx.crossMask);
+      x = out.output;
+      keyValues.push(out.keyValue);
+    });
+    return { lastHiddenState: x, keyValues };
   }
 
   /** Multiply-accumulates for one sequence of `tokens`, cross-attending to `imageTokens` (0: none). */
