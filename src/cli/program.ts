@@ -8,6 +8,7 @@ import { registerFinetune } from './commands/finetune.js';
 import { registerDistill } from './commands/distill.js';
 import { registerExport } from './commands/export.js';
 import { registerReport } from './commands/report.js';
+import { registerDelta } from './commands/delta.js';
 import { readPackageVersion } from '../version.js';
 import { initBackend } from '../engine/backend.js';
 
@@ -29,5 +30,6 @@ export function buildProgram(): Command {
   registerEval(program);
   registerExport(program);
   registerReport(program);
+  registerDelta(program);
   return program;
 }
