@@ -35,5 +35,6 @@ export { MomentumContrast } from './objectives/momentum.js';
 export { pretrainLosses, pretrainForward, recordLosses, prepareMomentum, finishMomentum, PRETRAIN_TERMS } from './objectives/pretrain.js';
 export type { ItmNegatives, PretrainOutputs, PretrainRecord } from './objectives/pretrain.js';
 export * from './distill/index.js';
+export * from './delta/index.js';
 export { inspect } from './inspect.js';
 export type { InspectReport } from './inspect.js';
