@@ -61,6 +61,8 @@ export const PretrainConfigSchema = z.object({
   evalImages: z.number().int().positive().default(200),
   logEvery: z.number().int().positive().default(10),
   resume: z.boolean().default(false),
+  /** Parameter-name prefixes kept fixed during training (a partial fine-tune), e.g. ["vision_model"]. */
+  freeze: z.array(z.string().min(1)).optional(),
 });
 export type PretrainConfigInput = z.input<typeof PretrainConfigSchema>;
 export type PretrainConfig = z.output<typeof PretrainConfigSchema>;
@@ -80,6 +82,7 @@ export function trainOptions(cfg: PretrainConfig): TrainOptions {
     logEvery: cfg.logEvery,
     seed: cfg.seed,
     resume: cfg.resume,
+    freeze: cfg.freeze,
   };
 }
 

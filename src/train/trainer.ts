@@ -62,6 +62,11 @@ export interface TrainTask<B> {
 
 export interface TrainOptions {
   outDir: string;
+  /**
+   * Parameter-name prefixes (whole dot-separated segments) kept fixed: no gradient, no update, no
+   * weight decay. A partial fine-tune; the checkpoints still hold every weight.
+   */
+  freeze?: readonly string[];
   /** Stop after this many optimizer steps (default: epochs × batchesPerEpoch / accumulate). */
   steps?: number;
   epochs?: number;
@@ -165,6 +170,20 @@ function trainedParameters(model: BlipModel, extras: Record<string, Module>): Ma
   return params;
 }
 
+/** `params` less those under a `freeze` prefix; each prefix must name something, and something must remain. */
+function withoutFrozen(params: Map<string, Parameter>, freeze: readonly string[]): Map<string, Parameter> {
+  if (freeze.length === 0) return params;
+  const under = (name: string, prefix: string) => name === prefix || name.startsWith(`${prefix}.`);
+  const unmatched = freeze.filter((prefix) => ![...params.keys()].some((name) => under(name, prefix)));
+  if (unmatched.length) {
+    const roots = [...new Set([...params.keys()].map((name) => name.split('.')[0]))].join(', ');
+    throw new Error(`--freeze ${unmatched.join(', ')}: no parameter of the model is named so (prefixes are whole name segments under ${roots})`);
+  }
+  const kept = new Map([...params].filter(([name]) => !freeze.some((prefix) => under(name, prefix))));
+  if (kept.size === 0) throw new Error(`--freeze ${freeze.join(', ')} leaves no parameter to train`);
+  return kept;
+}
+
 /** Restores an extra module from `<dir>/<name>.safetensors`, which must hold exactly its parameters. */
 async function loadExtraModule(dir: string, name: string, module: Module): Promise<void> {
   const path = join(dir, extraFile(name));
@@ -242,7 +261,7 @@ export async function train<B>(task: TrainTask<B>, options: TrainOptions, hooks:
 
   const extras = task.extraModules ?? {};
   const extraNames = Object.keys(extras).sort();
-  const params = trainedParameters(task.model, extras); // refuses bad extra modules before anything is written
+  const params = withoutFrozen(trainedParameters(task.model, extras), options.freeze ?? []); // refuses bad extra modules and prefixes before anything is written
   const existing = await findCheckpoint(options.outDir);
   let resumed: TrainerState | undefined;
   if (options.resume) {

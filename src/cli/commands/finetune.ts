@@ -11,7 +11,8 @@ export function registerFinetune(program: Command): void {
     .requiredOption('--model <dir|name>', 'checkpoint to start from (e.g. the final/ folder of dlip pretrain) or Hugging Face name (owner/name[@revision])')
     .requiredOption('--task <task>', `${FINETUNE_TASKS.join(', ')} (ITC + ITM; LM after a prompt; weighted answer loss)`)
     .requiredOption('--out <dir>', 'run folder: checkpoints, metrics.jsonl, best/, final/ and the exported model/')
-    .option('--prompt <text>', 'captioning prompt, not predicted (default "a picture of ")');
+    .option('--prompt <text>', 'captioning prompt, not predicted (default "a picture of ")')
+    .option('--freeze <prefixes>', 'comma-separated parameter-name prefixes to keep fixed, e.g. vision_model,text_encoder (a partial fine-tune: smaller delta updates)', (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean));
   addTrainingOptions(command).action(async (opts: Record<string, unknown>) => {
     const progress = trainingProgress(`finetune ${String(opts.task)}`);
     const result = await finetune((await mergedOptions(opts)) as unknown as FinetuneInput, progress).finally(() => progress.stop());
