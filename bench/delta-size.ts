@@ -1,9 +1,11 @@
 // How small a delta update is for a fine-tune of a student. A tiny-student (pre-training composite,
 // seeded init) is saved as the deployed captioner (the base), fine-tuned for captioning with
-// `finetune` (the code of `dlip finetune --task caption`) for a few steps, and the patch from base to
-// fine-tune is measured against the full weights file and against that file compressed whole (what
-// shipping the whole model would cost), for both node:zlib codecs, in F32 and for F16 exports of both
-// models. Every patch is applied back and checked byte for byte. Prints one JSON line per case.
+// `finetune` (the code of `dlip finetune --task caption`) for a few steps, twice: every parameter
+// trained, and a partial fine-tune that freezes all but the decoder's last layer and the LM head's
+// transform and bias (`--freeze`, PARTIAL_FREEZE below). The patch from base to fine-tune is measured
+// against the full weights file and against that file compressed whole (what shipping the whole
+// model would cost), for both node:zlib codecs, in F32 and for F16 exports of both models. Every patch
+// is applied back and checked byte for byte. Prints one JSON line per case.
 //   node dist/bench/delta-size.js [--model tiny-student] [--steps 20] [--lr 1e-4] [--batch-size 8]
 //     [--world tiny] [--work /tmp/dlip-delta-bench] [--out delta.json]
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -31,17 +33,21 @@ const { values: args } = parseArgs({
   strict: true,
 });
 
+/** Everything but the decoder's last layer (its self-attention, and the cross-attention and FFN it shares with text_encoder) and the LM head's transform and bias. */
+const PARTIAL_FREEZE = ['vision_model', 'text_encoder.embeddings', 'text_encoder.encoder.layer.0', 'text_decoder.bert.encoder.layer.0', 'text_decoder.cls.predictions.decoder', 'vision_proj', 'text_proj', 'itm_head', 'temp'];
+
 const mb = (bytes: number) => Number((bytes / 1e6).toFixed(3));
 
 /** Saves `dir` again in F16 (what `dlip export weights --dtype f16` writes). */
 async function exportF16(dir: string, out: string): Promise<string> {
+  await rm(out, { recursive: true, force: true });
   const { model } = await loadModel(dir);
   await saveModel(model, out, { dtype: 'F16' });
   model.dispose();
   return out;
 }
 
-async function measure(label: string, base: string, next: string, work: string): Promise<Record<string, unknown>[]> {
+async function measure(fineTune: string, label: string, base: string, next: string, work: string): Promise<Record<string, unknown>[]> {
   const weights = await readFile(join(next, 'model.safetensors'));
   const whole = {
     deflate: deflateRawSync(weights, { level: 9 }).length,
@@ -52,9 +58,9 @@ async function measure(label: string, base: string, next: string, work: string):
     let started = performance.now();
     const { bytes, header } = await createDelta(base, next, { codec });
     const createMs = performance.now() - started;
-    const patch = join(work, `${label}.${codec}.patch`);
+    const patch = join(work, `${fineTune}.${label}.${codec}.patch`);
     await writeFileAtomic(patch, bytes);
-    const out = join(work, `${label}.${codec}.applied`);
+    const out = join(work, `${fineTune}.${label}.${codec}.applied`);
     await rm(out, { recursive: true, force: true });
     started = performance.now();
     await applyDelta(base, patch, out);
@@ -62,6 +68,7 @@ async function measure(label: string, base: string, next: string, work: string):
     if (!(await readFile(join(out, 'model.safetensors'))).equals(weights)) throw new Error(`${label}/${codec}: the applied weights differ from the fine-tune's`);
     const t = header.summary.tensors;
     rows.push({
+      fine_tune: fineTune,
       weights: label,
       codec,
       model_mb: mb(weights.length),
@@ -99,18 +106,19 @@ async function main(): Promise<void> {
   captioner.dispose();
   pretrained.dispose();
 
-  const started = performance.now();
-  const run = await finetune({
-    task: 'caption', model: start, out: join(work, 'run'), steps, lr, batchSize, warmupSteps: Math.max(1, Math.floor(steps / 4)),
-    world: (args.world ?? 'tiny') as 'tiny', evalImages: 8, checkpointEvery: steps + 1, seed: 0,
-  });
-  const finetuneS = (performance.now() - started) / 1000;
-  report({ stage: 'finetune', model: spec, steps, lr, batch_size: batchSize, seconds: Number(finetuneS.toFixed(1)) });
-
-  const rows = [
-    ...(await measure('f32', base, run.modelDir, work)),
-    ...(await measure('f16', await exportF16(base, join(work, 'base-f16')), await exportF16(run.modelDir, join(work, 'finetuned-f16')), work)),
-  ];
+  const rows: Record<string, unknown>[] = [];
+  for (const [fineTune, freeze] of [['full', undefined], ['partial', PARTIAL_FREEZE]] as const) {
+    const started = performance.now();
+    const run = await finetune({
+      task: 'caption', model: start, out: join(work, `run-${fineTune}`), steps, lr, batchSize, warmupSteps: Math.max(1, Math.floor(steps / 4)),
+      world: (args.world ?? 'tiny') as 'tiny', evalImages: 8, checkpointEvery: steps + 1, seed: 0, freeze: freeze && [...freeze],
+    });
+    report({ stage: 'finetune', fine_tune: fineTune, model: spec, steps, lr, batch_size: batchSize, seconds: Number(((performance.now() - started) / 1000).toFixed(1)) });
+    rows.push(
+      ...(await measure(fineTune, 'f32', base, run.modelDir, work)),
+      ...(await measure(fineTune, 'f16', await exportF16(base, join(work, 'base-f16')), await exportF16(run.modelDir, join(work, `${fineTune}-f16`)), work)),
+    );
+  }
   if (args.out) await writeJsonAtomic(args.out, { backend: activeBackend(), model: spec, steps, lr, batchSize, rows });
   if (!args.work) await rm(work, { recursive: true, force: true });
 }
