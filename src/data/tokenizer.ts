@@ -38,55 +38,64 @@ export const defaultVocabPath = (): string => join(assetsDir, 'vocab.txt');
 
 const FIRST_IDS: Record<FirstToken, number> = { cls: CLS_ID, dec: DEC_ID, enc: ENC_ID };
 
+/**
+ * The Hugging Face tokenizer.json and tokenizer_config.json of BLIP's tokenizer, assembled from a
+ * WordPiece vocab file (also what `dlip export onnx` writes beside its graphs).
+ */
+export function blipTokenizerFiles(vocabPath: string = defaultVocabPath()): { tokenizer: Record<string, unknown>; config: Record<string, unknown> } {
+  const lines = readFileSync(vocabPath, 'utf8').split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  if (lines.length !== DEC_ID) {
+    throw new Error(`${vocabPath}: expected ${DEC_ID} WordPiece entries, found ${lines.length}`);
+  }
+  const vocab: Record<string, number> = {};
+  lines.forEach((token, id) => {
+    vocab[token.replace(/\r$/, '')] = id;
+  });
+  vocab['[DEC]'] = DEC_ID;
+  vocab['[ENC]'] = ENC_ID;
+  const special = (content: string, id: number) => ({
+    id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+  });
+  const tokenizerJson = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [
+      special('[PAD]', PAD_ID), special('[UNK]', UNK_ID), special('[CLS]', CLS_ID), special('[SEP]', SEP_ID),
+      special('[MASK]', 103), special('[DEC]', DEC_ID), special('[ENC]', ENC_ID),
+    ],
+    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+    pre_tokenizer: { type: 'BertPreTokenizer' },
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
+      pair: [
+        { SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } },
+        { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: '[SEP]', type_id: 1 } },
+      ],
+      special_tokens: {
+        '[CLS]': { id: '[CLS]', ids: [CLS_ID], tokens: ['[CLS]'] },
+        '[SEP]': { id: '[SEP]', ids: [SEP_ID], tokens: ['[SEP]'] },
+      },
+    },
+    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+  };
+  const config = {
+    tokenizer_class: 'BertTokenizer', do_lower_case: true, model_max_length: 512,
+    pad_token: '[PAD]', unk_token: '[UNK]', cls_token: '[CLS]', sep_token: '[SEP]', mask_token: '[MASK]',
+    bos_token: '[DEC]', clean_up_tokenization_spaces: true,
+  };
+  return { tokenizer: tokenizerJson, config };
+}
+
 export class BlipTokenizer {
   private readonly hf: Tokenizer;
 
   constructor(vocabPath: string = defaultVocabPath()) {
-    const lines = readFileSync(vocabPath, 'utf8').split('\n');
-    if (lines[lines.length - 1] === '') lines.pop();
-    if (lines.length !== DEC_ID) {
-      throw new Error(`${vocabPath}: expected ${DEC_ID} WordPiece entries, found ${lines.length}`);
-    }
-    const vocab: Record<string, number> = {};
-    lines.forEach((token, id) => {
-      vocab[token.replace(/\r$/, '')] = id;
-    });
-    vocab['[DEC]'] = DEC_ID;
-    vocab['[ENC]'] = ENC_ID;
-    const special = (content: string, id: number) => ({
-      id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
-    });
-    const tokenizerJson = {
-      version: '1.0',
-      truncation: null,
-      padding: null,
-      added_tokens: [
-        special('[PAD]', PAD_ID), special('[UNK]', UNK_ID), special('[CLS]', CLS_ID), special('[SEP]', SEP_ID),
-        special('[MASK]', 103), special('[DEC]', DEC_ID), special('[ENC]', ENC_ID),
-      ],
-      normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
-      pre_tokenizer: { type: 'BertPreTokenizer' },
-      post_processor: {
-        type: 'TemplateProcessing',
-        single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
-        pair: [
-          { SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } },
-          { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: '[SEP]', type_id: 1 } },
-        ],
-        special_tokens: {
-          '[CLS]': { id: '[CLS]', ids: [CLS_ID], tokens: ['[CLS]'] },
-          '[SEP]': { id: '[SEP]', ids: [SEP_ID], tokens: ['[SEP]'] },
-        },
-      },
-      decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-      model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
-    };
-    const config = {
-      tokenizer_class: 'BertTokenizer', do_lower_case: true, model_max_length: 512,
-      pad_token: '[PAD]', unk_token: '[UNK]', cls_token: '[CLS]', sep_token: '[SEP]', mask_token: '[MASK]',
-      bos_token: '[DEC]', clean_up_tokenization_spaces: true,
-    };
-    this.hf = new Tokenizer(tokenizerJson, config);
+    const { tokenizer, config } = blipTokenizerFiles(vocabPath);
+    this.hf = new Tokenizer(tokenizer, config);
   }
 
   /** Ids of one text with [CLS] … [SEP] (BERT's special tokens), no truncation. */
