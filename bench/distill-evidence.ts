@@ -22,8 +22,10 @@ import type { Architecture } from '../src/models/config.js';
 import { resolveConfig } from '../src/models/resolve.js';
 import { listShippedModels, shippedModelDir } from '../src/models/shipped.js';
 import { finetune } from '../src/train/finetune.js';
-import { CHECKPOINT_DIR, FINAL_DIR } from '../src/train/trainer.js';
+import { FINAL_DIR } from '../src/train/trainer.js';
 import type { TrainHooks } from '../src/train/trainer.js';
+import { hasCheckpoint, trainingFinished } from '../src/train/run-state.js';
+import { duration } from '../src/experiment/stages.js';
 import { EVIDENCE_TASKS, renderEvidence, summarize } from './distill-tables.js';
 import type { CostRow, EvidenceTask, RunScores, TaskScores } from './distill-tables.js';
 
@@ -138,27 +140,6 @@ interface Stage {
 
 interface StageHooks extends TrainHooks {
   onScoreProgress(task: string, done: number, total: number): void;
-}
-
-/** Seconds as "45s", "12m05s" or "3h07m". */
-function duration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
-
-const hasCheckpoint = (dir: string) => [CHECKPOINT_DIR, `${CHECKPOINT_DIR}.old`].some((n) => existsSync(join(dir, n, 'trainer.json')));
-
-/** The trainer's own test of a finished run: its last checkpoint is at `steps` and final/ is complete. */
-function trainingFinished(dir: string, steps: number): boolean {
-  for (const name of [CHECKPOINT_DIR, `${CHECKPOINT_DIR}.old`]) {
-    const file = join(dir, name, 'trainer.json');
-    if (!existsSync(file)) continue;
-    const { step } = JSON.parse(readFileSync(file, 'utf8')) as { step?: unknown };
-    return typeof step === 'number' && step >= steps && existsSync(join(dir, FINAL_DIR, MANIFEST_FILE));
-  }
-  return false;
 }
 
 /** What a score file keeps: the task numbers of the claims, and the report without per-example results. */

@@ -9,6 +9,8 @@ import { registerDistill } from './commands/distill.js';
 import { registerExport } from './commands/export.js';
 import { registerReport } from './commands/report.js';
 import { registerDelta } from './commands/delta.js';
+import { registerDemo } from './commands/demo.js';
+import { registerAblate } from './commands/ablate.js';
 import { readPackageVersion } from '../version.js';
 import { initBackend } from '../engine/backend.js';
 
@@ -22,6 +24,7 @@ export function buildProgram(): Command {
     .hook('preAction', async (command) => {
       await initBackend(command.opts<{ backend?: string }>().backend);
     });
+  registerDemo(program);
   registerInspect(program);
   registerData(program);
   registerPretrain(program);
@@ -29,6 +32,7 @@ export function buildProgram(): Command {
   registerDistill(program);
   registerEval(program);
   registerExport(program);
+  registerAblate(program);
   registerReport(program);
   registerDelta(program);
   return program;

@@ -1,16 +1,11 @@
 // A training progress bar (step, loss, images/s, ETA) on stderr, redrawn every 30 s when stderr is
 // not a terminal; warnings and evaluations print on their own lines.
 import cliProgress from 'cli-progress';
+import { duration as formatSeconds } from '../experiment/stages.js';
 import type { TrainEvent, TrainHooks, TrainResult } from '../train/trainer.js';
 
 /** Seconds as "<1s", "45s", "12m05s" or "3h07m". */
-function duration(seconds: number): string {
-  const s = Math.round(seconds);
-  if (s < 1) return '<1s';
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
+const duration = (seconds: number): string => (seconds < 0.5 ? '<1s' : formatSeconds(seconds));
 
 /** The closing line of a run: the steps this process trained (from where it resumed), time and loss. */
 export function trainedSummary(result: TrainResult): string {

