@@ -17,6 +17,7 @@ import type { Results } from '../../src/experiment/results.js';
 import type { StageProgress } from '../../src/experiment/stages.js';
 import { resultsCsv, resultsMarkdown } from '../../src/experiment/tables.js';
 import { saveModel } from '../../src/io/checkpoint.js';
+import { writeReport } from '../../src/report/report.js';
 import { createModel } from '../../src/models/blip.js';
 import { parseBlipConfig } from '../../src/models/config.js';
 import { initParameters } from '../../src/nn/init.js';
@@ -97,6 +98,10 @@ describe('experiment run folder', () => {
     assert.ok(results.teacher.cost.retrieval!.parameters > kd!.cost.retrieval!.parameters);
     const gain = decisions(results, kd!).find((d) => d.task === 'caption')!;
     assert.equal(gain.kdGain, kd!.scores.caption!.cider! - baseline!.scores.caption!.cider!);
+
+    // The report reads the folder as written (every image, metrics file and top-5 id must resolve).
+    const html = readFileSync(await writeReport(out), 'utf8');
+    assert.ok(html.includes(kd!.name) && html.includes('data:image/'));
 
     assert.equal(results.examples.length, 2);
     for (const e of results.examples) {

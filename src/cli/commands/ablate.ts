@@ -7,7 +7,7 @@ import { runExperiment } from './demo.js';
 export function registerAblate(program: Command): void {
   program
     .command('ablate')
-    .description('run a grid of recipes × students × seeds distilled from one teacher; write results.csv, results.md and results.json (for dlip report)')
+    .description('run a grid of recipes × students × seeds distilled from one teacher; write report.html, results.csv, results.md and results.json')
     .requiredOption('--grid <file>', 'the grid, a JSON file (below)')
     .requiredOption('--out <dir>', 'run folder; rerun to resume, finished cells are skipped; cells may be added to the grid later')
     .option('--dry-run', 'list the stages with their state and estimated time; run nothing')

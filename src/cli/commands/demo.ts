@@ -7,6 +7,7 @@ import { Experiment } from '../../experiment/experiment.js';
 import { resultsCsv, resultsMarkdown } from '../../experiment/tables.js';
 import { positiveNum } from '../options.js';
 import { stageProgress } from '../stage-progress.js';
+import { writeReport } from '../../report/report.js';
 
 interface DemoFlags {
   out: string;
@@ -26,8 +27,9 @@ export async function runExperiment(experiment: Experiment, dryRun: boolean | un
   const results = await experiment.writeResults();
   await writeFileAtomic(join(out, 'results.md'), resultsMarkdown(results));
   await writeFileAtomic(join(out, 'results.csv'), resultsCsv(results));
+  const report = await writeReport(out);
   process.stdout.write(`\n${resultsMarkdown(results)}`);
-  process.stderr.write(`\nwritten: ${join(out, 'results.json')}, results.md, results.csv\n`);
+  process.stderr.write(`\nwritten: ${join(out, 'results.json')}, results.md, results.csv, and the report ${report}\n`);
 }
 
 export function registerDemo(program: Command): void {
@@ -42,7 +44,7 @@ export function registerDemo(program: Command): void {
 Stages: build the built-in world (first run only), score the teacher (retrieval, captioning), fine-tune
 it for VQA, then for dlip-default and no-kd: distil tiny-student for the same steps on the same data,
 score it, distil its VQA model from the teacher's, score that; last, latency at batch 1 and 32.
-Output folder: results.json (read by \`dlip report\`), results.md, results.csv, the training runs.`)
+Output folder: report.html (open it in a browser), results.json, results.md, results.csv, the training runs.`)
     .action(async (flags: DemoFlags) => {
       const grid = demoGrid({ quick: flags.quick, budget: flags.budget });
       const experiment = await Experiment.plan({
