@@ -11,7 +11,7 @@
 //   settings.json, timings.json          what every stage depends on; measured rates for the ETA
 //   teacher/score.json                    teacher/vqa/ (fine-tuning run), teacher/vqa-score.json
 //   cells/<recipe>/<student>/seed-<n>/    distill/ (run, final/), score.json, vqa/ (run, model/), vqa-score.json
-//   latency.json                          median latency of each model config, alternating
+//   latency.json                          median latency of each model config, alternating (remeasured when its settings change)
 //   examples/                             the example images
 //   results.json, results.csv, results.md
 import { existsSync, readFileSync } from 'node:fs';
@@ -269,8 +269,9 @@ export class Experiment {
     const names = ['teacher', ...this.grid.students.map(specName)];
     const measured = () => {
       if (!existsSync(file)) return false;
-      const { rows } = JSON.parse(readFileSync(file, 'utf8')) as { rows: LatencyRow[] };
-      return names.every((n) => rows.length > 0 && rows.every((r) => r.ms[n] !== undefined));
+      const saved = JSON.parse(readFileSync(file, 'utf8')) as { settings: unknown; rows: LatencyRow[] };
+      const same = JSON.stringify(saved.settings) === JSON.stringify(l);
+      return same && saved.rows.length > 0 && names.every((n) => saved.rows.every((r) => r.ms[n] !== undefined));
     };
     return {
       label: 'measure latency (batch 1 and 32)',

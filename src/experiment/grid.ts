@@ -85,10 +85,11 @@ export function readGrid(file: string): Grid {
 }
 
 /**
- * The grid fields every finished stage depends on. Cells may be added to a run folder (recipes,
- * students, seeds); a change here would mix runs made under other settings, so it is refused.
+ * The grid fields every finished training and score depends on. Cells may be added to a run folder
+ * (recipes, students, seeds); a change here would mix runs made under other settings, so it is
+ * refused. Latency settings only redo the latency stage.
  */
 export function sharedSettings(grid: Grid): Record<string, unknown> {
-  const { recipes: _r, students: _s, seeds: _d, baseline: _b, examples: _e, ...shared } = grid;
+  const { recipes: _r, students: _s, seeds: _d, baseline: _b, examples: _e, latency: _l, ...shared } = grid;
   return shared;
 }

@@ -133,6 +133,9 @@ describe('experiment run folder', () => {
     // A new student spec (not a new seed) would need its latency measured too.
     const more = await Experiment.plan({ kind: 'ablate', grid: grid({ students: [studentFile, 'tiny-student'] }), out, command: [] });
     assert.equal(more.runner.stages.find((s) => s.kind === 'latency')!.state(), 'to run');
+    // Other latency settings redo only the latency stage.
+    const timed = await Experiment.plan({ kind: 'ablate', grid: grid({ latency: { repeats: 2, warmup: 0, gallery: 4, k: 2, captionLength: 6 } }), out, command: [] });
+    assert.deepEqual(timed.runner.stages.filter((s) => s.state() !== 'done').map((s) => s.kind), ['latency']);
   });
 
   it('refuses a changed shared setting, naming it', async () => {
