@@ -6,7 +6,7 @@ import { decisions, HEADLINE, speedups, TASKS, WORKLOADS } from './results.js';
 import type { ModelEntry, Results, Task, Workload } from './results.js';
 
 const TASK_WORKLOAD: Record<Task, Workload> = { retrieval: 'retrieval', caption: 'caption', vqa: 'vqa' };
-const SHORT: Record<Task, string> = { retrieval: 'R@1', caption: 'CIDEr', vqa: 'VQA acc.' };
+const SHORT: Record<Task, string> = { retrieval: 'R@1', caption: 'CIDEr', vqa: 'VQA' };
 
 const fixed = (x: number | undefined, digits = 2) => (x === undefined ? '–' : x.toFixed(digits));
 const percent = (x: number | undefined) => (x === undefined ? '–' : `${(100 * x).toFixed(0)}%`);
