@@ -44,6 +44,8 @@ export interface CaptionModel {
   decode(inputIds: tf.Tensor, attentionMask: tf.Tensor, imageEmbeds: tf.Tensor): { logits: tf.Tensor };
   /** The decoder itself, for generation with a key/value cache. */
   textDecoder?: TextDecoder;
+  /** A model that keeps its own key/value cache (the ONNX runtime's decoder graph) provides it here instead. */
+  cachedDecoder?(imageEmbeds: tf.Tensor): CachedDecoder;
 }
 
 export interface GenerateOptions {
@@ -379,7 +381,9 @@ export function generateCaptions(model: CaptionModel & { config?: { text_config:
   }
   const imageEmbeds = tf.tidy(() => model.encodeImage(pixelValues).lastHiddenState);
   const { kvCache, ...search } = options;
-  const decoder = chooseDecoder(model.textDecoder, kvCache, () => captionDecoder(model, imageEmbeds), (d) => cachedDecoder(d, imageEmbeds), 'generateCaptions');
+  const decoder = model.cachedDecoder && kvCache !== false
+    ? model.cachedDecoder(imageEmbeds)
+    : chooseDecoder(model.textDecoder, kvCache, () => captionDecoder(model, imageEmbeds), (d) => cachedDecoder(d, imageEmbeds), 'generateCaptions');
   try {
     return generate(decoder, pixelValues.shape[0]!, { ...search, bosTokenId, eosTokenId });
   } finally {

@@ -14,11 +14,15 @@ import type { GenerationLengths } from '../data/caption-lengths.js';
 import { tf } from '../engine/backend.js';
 import { loadModel } from '../io/checkpoint.js';
 import type { BlipModel } from '../models/blip.js';
-import { BlipForConditionalGeneration, BlipForImageTextRetrieval, BlipForPreTraining, BlipForQuestionAnswering } from '../models/blip.js';
+import type { Architecture, BlipConfig } from '../models/config.js';
+import { OnnxBlipModel } from '../onnx/runtime-model.js';
 import { evaluateRetrieval } from './retrieval.js';
 import type { DenseMatrix } from './retrieval.js';
+import type { RetrievalModel } from './retrieval.js';
 import { generateCaptions } from './generate.js';
+import type { CaptionModel } from './generate.js';
 import { rankVqaAnswers } from './vqa.js';
+import type { VqaModel } from './vqa.js';
 import { evaluateCaptions } from './metrics/captions.js';
 import { vqaAccuracy } from './metrics/vqa.js';
 import type { VqaResult } from './metrics/vqa.js';
@@ -62,11 +66,17 @@ export interface EvalOptions {
   /** A malformed record or a missing or undecodable image: stop (default) or leave it out before scoring. */
   onBadSample?: OnBadSample;
   onProgress?: (task: Task, done: number, total: number) => void;
+  /** Run the model as ONNX graphs in onnxruntime (exported in memory) instead of TensorFlow.js. Default 'tfjs'. */
+  runtime?: 'tfjs' | 'onnx';
+  /** With runtime 'onnx': int8 linear weights, activations quantised at run time. */
+  quantize?: 'int8';
 }
 
 export interface EvalReport {
   model: string;
   architecture: string;
+  /** How it ran when not in TensorFlow.js: 'onnx' or 'onnx int8'. */
+  runtime?: string;
   data: string;
   split: Split;
   retrieval?: {
@@ -101,8 +111,13 @@ export interface EvalReport {
   seconds: Record<string, number>;
 }
 
-const isRetrieval = (m: BlipModel): m is BlipForImageTextRetrieval => m instanceof BlipForImageTextRetrieval;
-const canCaption = (m: BlipModel): m is BlipForConditionalGeneration | BlipForPreTraining => m instanceof BlipForConditionalGeneration || m instanceof BlipForPreTraining;
+/** A model to score: the TypeScript model, or its exported graphs running in onnxruntime (`runtime: 'onnx'`). */
+export type EvaluableModel = BlipModel | OnnxBlipModel;
+type Described = { config: BlipConfig; architecture: Architecture };
+
+const isRetrieval = (m: EvaluableModel): m is EvaluableModel & RetrievalModel & Described => m.architecture === 'BlipForImageTextRetrieval' || m.architecture === 'BlipForPreTraining';
+const canCaption = (m: EvaluableModel): m is EvaluableModel & CaptionModel & Described => m.architecture === 'BlipForConditionalGeneration' || m.architecture === 'BlipForPreTraining';
+const canAnswer = (m: EvaluableModel): m is EvaluableModel & VqaModel & Described => m.architecture === 'BlipForQuestionAnswering';
 
 /** With 'skip', the items whose image decodes, found first: scoring cannot lose an image half-way. */
 async function usable<T>(items: T[], image: (t: T) => string, source: (t: T) => string, o: EvalOptions, pool: DecodePool): Promise<T[]> {
@@ -114,7 +129,7 @@ function pixelBatches<T>(items: readonly T[], image: (t: T) => string, describe:
   return loadBatches(items, { batchSize, imageSize: size, image, describe, shuffle: false, pool });
 }
 
-async function retrieval(model: BlipForImageTextRetrieval, dataset: Dataset, o: EvalOptions, split: Split, tokenizer: BlipTokenizer, pool: DecodePool) {
+async function retrieval(model: RetrievalModel & Described, dataset: Dataset, o: EvalOptions, split: Split, tokenizer: BlipTokenizer, pool: DecodePool) {
   const images = await usable(dataset.captions(split, { onBadSample: o.onBadSample }).images.slice(0, o.limit), (i) => i.image, (i) => i.source, o, pool);
   const texts = images.flatMap((img, i) => img.captions.map((c) => ({ text: preCaption(c, 30), image: i })));
   const encoded = tokenizer.encodeToTensors(texts.map((t) => t.text), { maxLength: 35, padding: 'longest', firstToken: 'cls' });
@@ -147,7 +162,7 @@ function topImages(textToImage: DenseMatrix, images: { imageId: string }[], text
   });
 }
 
-async function caption(model: BlipForConditionalGeneration | BlipForPreTraining, dataset: Dataset, o: EvalOptions, split: Split, tokenizer: BlipTokenizer, pool: DecodePool) {
+async function caption(model: CaptionModel & Described, dataset: Dataset, o: EvalOptions, split: Split, tokenizer: BlipTokenizer, pool: DecodePool) {
   const images = await usable(dataset.captions(split, { onBadSample: o.onBadSample }).images.slice(0, o.limit), (i) => i.image, (i) => i.source, o, pool);
   const prompt = tokenizer.encodeOne(o.prompt ?? BLIP_CAPTION_PROMPT).filter((id) => id !== SEP_ID).slice(1);
   const stated = dataset.manifest.generation;
@@ -174,7 +189,7 @@ async function caption(model: BlipForConditionalGeneration | BlipForPreTraining,
   return { images: images.length, lengths: { ...lengths, from }, bleu4: scores.bleu[3]!, cider: scores.cider, bleu: [...scores.bleu], samples, results };
 }
 
-async function vqa(model: BlipForQuestionAnswering, dataset: Dataset, o: EvalOptions, split: Split, tokenizer: BlipTokenizer, pool: DecodePool) {
+async function vqa(model: VqaModel & Described, dataset: Dataset, o: EvalOptions, split: Split, tokenizer: BlipTokenizer, pool: DecodePool) {
   const questions = await usable(dataset.vqa(split, { onBadSample: o.onBadSample }).slice(0, o.limit), (q) => q.image, (q) => q.source, o, pool);
   const answers = dataset.answerList();
   const answerTokens = answers.map((a) => tokenizer.encodeOne(a).slice(1, -1));
@@ -201,18 +216,25 @@ export async function evaluateModel(modelDir: string, o: EvalOptions): Promise<E
   const dataset = openDataset(o.data ?? (await builtinWorld(o.world ?? 'small', 0)));
   const { model } = await loadModel(modelDir);
   try {
-    return await evaluateLoaded(model, modelDir, dataset, o);
+    if (o.runtime !== 'onnx') return await evaluateLoaded(model, modelDir, dataset, o);
+    const graphs = OnnxBlipModel.fromModel(model, { quantize: o.quantize });
+    try {
+      return await evaluateLoaded(graphs, modelDir, dataset, o);
+    } finally {
+      await graphs.dispose();
+    }
   } finally {
     model.dispose();
   }
 }
 
 /** Scores a model in memory (the trainer's validation runs use this). */
-export async function evaluateLoaded(model: BlipModel, name: string, dataset: Dataset, o: EvalOptions): Promise<EvalReport> {
+export async function evaluateLoaded(model: EvaluableModel, name: string, dataset: Dataset, o: EvalOptions): Promise<EvalReport> {
   const split = o.split ?? 'test';
   const tokenizer = defaultTokenizer();
   const pool = new DecodePool();
-  const report: EvalReport = { model: name, architecture: model.architecture, data: dataset.file, split, seconds: {} };
+  const runtime = model instanceof OnnxBlipModel ? { runtime: model.linearMode === 'int8' ? 'onnx int8' : 'onnx' } : {};
+  const report: EvalReport = { model: name, architecture: model.architecture, ...runtime, data: dataset.file, split, seconds: {} };
   try {
     for (const task of o.tasks) {
       const started = Date.now();
@@ -223,7 +245,7 @@ export async function evaluateLoaded(model: BlipModel, name: string, dataset: Da
         if (!canCaption(model)) throw new Error(`captioning needs a caption decoder; ${name} is a ${model.architecture}`);
         report.caption = await caption(model, dataset, o, split, tokenizer, pool);
       } else {
-        if (!(model instanceof BlipForQuestionAnswering)) throw new Error(`VQA needs a VQA model (BlipForQuestionAnswering); ${name} is a ${model.architecture}`);
+        if (!canAnswer(model)) throw new Error(`VQA needs a VQA model (BlipForQuestionAnswering); ${name} is a ${model.architecture}`);
         report.vqa = await vqa(model, dataset, o, split, tokenizer, pool);
       }
       report.seconds[task] = (Date.now() - started) / 1000;

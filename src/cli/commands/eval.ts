@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { BLIP_RETRIEVAL_K, evaluateModel, TASKS } from '../../eval/run.js';
 import type { EvalReport, Task } from '../../eval/run.js';
@@ -21,7 +21,7 @@ function itmFirstToken(value: string): 'enc' | 'cls' {
 
 function render(r: EvalReport): string {
   const f = (x: number) => x.toFixed(2);
-  const lines = [`${r.model} (${r.architecture}) on ${r.data}, ${r.split} split`];
+  const lines = [`${r.model} (${r.architecture}${r.runtime ? `, ${r.runtime}` : ''}) on ${r.data}, ${r.split} split`];
   if (r.retrieval) {
     const t = r.retrieval;
     lines.push(
@@ -59,10 +59,13 @@ export function registerEval(program: Command): void {
     .option('--min-length <n>', "captioning: EOS blocked until the sequence has n tokens, counted likewise (default: the dataset's, else 5)", nonNegativeInt)
     .option('--limit <n>', 'evaluate only the first n images or questions', positiveInt)
     .option('--batch-size <n>', 'images per forward (default 32)', positiveInt)
+    .addOption(new Option('--runtime <name>', 'tfjs: the TypeScript model (default); onnx: its ONNX graphs (exported in memory) run by onnxruntime-node').choices(['tfjs', 'onnx']))
+    .addOption(new Option('--quantize <kind>', 'with --runtime onnx: int8 linear weights, activations quantised at run time').choices(['int8']))
     .option('--json', 'print the report as JSON')
     .option('--out <file>', 'also write the JSON report to this file')
     .option('--results <prefix>', 'write <prefix>caption_results.json (COCO format) and <prefix>vqa_results.json (VQA format)')
-    .action(async (o: { model: string; data?: string; world?: 'tiny' | 'small' | 'large'; split?: 'train' | 'val' | 'test'; tasks?: Task[]; k?: number; itmFirstToken?: 'enc' | 'cls'; beams?: number; maxLength?: number; minLength?: number; limit?: number; batchSize?: number; onBadSample?: OnBadSample; json?: boolean; out?: string; results?: string }) => {
+    .action(async (o: { model: string; data?: string; world?: 'tiny' | 'small' | 'large'; split?: 'train' | 'val' | 'test'; tasks?: Task[]; k?: number; itmFirstToken?: 'enc' | 'cls'; beams?: number; maxLength?: number; minLength?: number; limit?: number; batchSize?: number; onBadSample?: OnBadSample; runtime?: 'tfjs' | 'onnx'; quantize?: 'int8'; json?: boolean; out?: string; results?: string }) => {
+      if (o.quantize && o.runtime !== 'onnx') throw new InvalidArgumentError('--quantize int8 needs --runtime onnx');
       const { readManifest, readModelConfig, resolveModelPath } = await import('../../io/checkpoint.js');
       const dir = await resolveModelPath(o.model); // a hub name is fetched here; evaluateModel then finds it cached
       const architecture = (await readManifest(dir))?.architecture ?? (await readModelConfig(dir)).architectures?.[0];
@@ -87,6 +90,8 @@ export function registerEval(program: Command): void {
         limit: o.limit,
         batchSize: o.batchSize,
         onBadSample: o.onBadSample,
+        runtime: o.runtime,
+        quantize: o.quantize,
         onProgress: (task, done, total) => {
           if (!process.stderr.isTTY) return;
           if (task !== current) {

@@ -1,0 +1,93 @@
+// Generation through an exported decoder graph with its key/value cache: the prefix runs once
+// (empty past), then each step feeds one token and the previous step's `present.*` as past, the
+// cache rows following the search as beams reorder and finished inputs leave.
+import { tf } from '../engine/backend.js';
+import type { CachedDecoder } from '../eval/generate.js';
+import { floats, int64s } from './session.js';
+import type { HostTensor } from './session.js';
+
+type Output = { data: Float32Array; dims: number[] };
+export type RunGraph = (feeds: Record<string, HostTensor>) => Record<string, Output>;
+
+/** Rows `index` of a row-major [rows, ...] array. */
+function gatherRows(data: Float32Array, rowSize: number, index: readonly number[]): Float32Array {
+  const out = new Float32Array(index.length * rowSize);
+  index.forEach((r, i) => out.set(data.subarray(r * rowSize, (r + 1) * rowSize), i * rowSize));
+  return out;
+}
+
+export class OnnxCachedDecoder implements CachedDecoder {
+  private rows: number[] = [];
+  private past: Output[] = [];
+  private length = 0;
+
+  /**
+   * `encoder`: the states each input's sequences cross-attend to, [inputs, T, W] (image_embeds);
+   * `layers`, `heads`, `headDim`: the decoder's cache layout.
+   */
+  constructor(
+    private readonly run: RunGraph,
+    private readonly encoder: Output,
+    private readonly cache: { layers: number; heads: number; headDim: number },
+  ) {}
+
+  start(prefix: readonly (readonly number[])[], rows: readonly number[]): tf.Tensor {
+    if (prefix.length !== rows.length) throw new Error(`OnnxCachedDecoder: ${prefix.length} sequences but ${rows.length} rows`);
+    const inputs = this.encoder.dims[0]!;
+    const bad = rows.find((r) => !Number.isInteger(r) || r < 0 || r >= inputs);
+    if (bad !== undefined) throw new Error(`OnnxCachedDecoder: row ${bad} names no input (${inputs} inputs)`);
+    const len = prefix[0]?.length ?? 0;
+    prefix.forEach((s, i) => {
+      if (s.length !== len) throw new Error(`OnnxCachedDecoder: prefix ${i} has ${s.length} tokens, prefix 0 has ${len}`);
+    });
+    this.rows = [...rows];
+    const { heads, headDim, layers } = this.cache;
+    const empty = { data: new Float32Array(0), dims: [rows.length, heads, 0, headDim] };
+    this.past = Array.from({ length: 2 * layers }, () => empty);
+    this.length = 0;
+    return this.decode(prefix.flat(), len);
+  }
+
+  step(tokens: readonly number[], parents: readonly number[]): tf.Tensor {
+    const live = this.rows.length;
+    if (live === 0) throw new Error('OnnxCachedDecoder: step before start');
+    if (tokens.length !== parents.length) throw new Error(`OnnxCachedDecoder: ${tokens.length} tokens but ${parents.length} parents`);
+    const bad = parents.find((p) => !Number.isInteger(p) || p < 0 || p >= live);
+    if (bad !== undefined) throw new Error(`OnnxCachedDecoder: parent ${bad} names no sequence (${live} live)`);
+    if (parents.length !== live || parents.some((p, i) => p !== i)) {
+      const rowSize = this.cache.heads * this.length * this.cache.headDim;
+      this.past = this.past.map((kv) => ({ data: gatherRows(kv.data, rowSize, parents), dims: [parents.length, ...kv.dims.slice(1)] }));
+      this.rows = parents.map((p) => this.rows[p]!);
+    }
+    return this.decode(tokens, 1);
+  }
+
+  dispose(): void {
+    this.past = [];
+    this.rows = [];
+  }
+
+  /** Runs `ids` (rows × `count` new tokens) after the cache; keeps the grown cache; logits [rows, vocab] of the last position. */
+  private decode(ids: readonly number[], count: number): tf.Tensor {
+    const n = this.rows.length;
+    const total = this.length + count;
+    const [, tokens, width] = this.encoder.dims as [number, number, number];
+    const feeds: Record<string, HostTensor> = {
+      input_ids: int64s(ids, [n, count]),
+      attention_mask: int64s(new Int32Array(n * total).fill(1), [n, total]),
+      encoder_hidden_states: floats(gatherRows(this.encoder.data, tokens * width, this.rows), [n, tokens, width]),
+    };
+    for (let i = 0; i < this.cache.layers; i++) {
+      feeds[`past_key_values.${i}.key`] = this.past[2 * i]!;
+      feeds[`past_key_values.${i}.value`] = this.past[2 * i + 1]!;
+    }
+    const out = this.run(feeds);
+    this.past = Array.from({ length: this.cache.layers }, (_, i) => [out[`present.${i}.key`]!, out[`present.${i}.value`]!]).flat();
+    this.length = total;
+    const logits = out.logits!;
+    const vocab = logits.dims[2]!;
+    const last = new Float32Array(n * vocab);
+    for (let r = 0; r < n; r++) last.set(logits.data.subarray((r * count + count - 1) * vocab, (r * count + count) * vocab), r * vocab);
+    return tf.tensor2d(last, [n, vocab]);
+  }
+}
