@@ -11,6 +11,7 @@ import { registerReport } from './commands/report.js';
 import { registerDelta } from './commands/delta.js';
 import { registerDemo } from './commands/demo.js';
 import { registerAblate } from './commands/ablate.js';
+import { registerServe } from './commands/serve.js';
 import { readPackageVersion } from '../version.js';
 import { initBackend } from '../engine/backend.js';
 
@@ -35,5 +36,6 @@ export function buildProgram(): Command {
   registerAblate(program);
   registerReport(program);
   registerDelta(program);
+  registerServe(program);
   return program;
 }

@@ -1,0 +1,64 @@
+// What the HTTP side and the model worker say to each other. Images travel as the bytes the client
+// sent (the worker decodes them at its model's resolution), so a queued request stays valid across
+// a hot swap to a model with another image size.
+
+/** What a served model can do, from its architecture. */
+export type Capability = 'embed' | 'itm' | 'caption' | 'vqa';
+
+export interface ModelInfo {
+  /** What the user named (folder, shipped name or hub name). */
+  spec: string;
+  /** The folder it was read from. */
+  dir: string;
+  architecture: string;
+  /** First 12 hex digits of the sha256 of the weights: what the gallery's embeddings belong to. */
+  version: string;
+  parameters: number;
+  imageSize: number;
+  /** Width of the ITC embeddings; 0 when the model has no projections. */
+  embeddingDim: number;
+  capabilities: Capability[];
+  /** Seconds to load and to warm up. */
+  loadSeconds: number;
+  warmupSeconds: number;
+}
+
+export interface GenerationParams {
+  beams: number;
+  maxLength: number;
+  minLength: number;
+  /** Caption only: text placed after [DEC], not part of the output. */
+  prompt: string;
+}
+
+/** One unit of work per kind; a batch holds items of one kind (and one set of generation params). */
+export type Job =
+  | { kind: 'image-embed'; items: Uint8Array[] }
+  | { kind: 'text-embed'; items: string[] }
+  | { kind: 'caption'; items: Uint8Array[]; params: GenerationParams }
+  | { kind: 'vqa'; items: { image: Uint8Array; question: string }[]; params: GenerationParams }
+  | { kind: 'itm'; items: { image: Uint8Array; texts: string[] }[] };
+
+export type JobKind = Job['kind'];
+
+/** Per-item outcome: an item that fails (an undecodable image) fails alone, its batch goes on. */
+export type ItemResult<T> = { ok: true; value: T } | { ok: false; status: number; code: string; message: string };
+
+export interface JobValues {
+  'image-embed': Float32Array;
+  'text-embed': Float32Array;
+  caption: string;
+  vqa: string;
+  /** ITM logits [no-match, match] per text. */
+  itm: [number, number][];
+}
+
+export type ToWorker =
+  | { type: 'load'; spec: string }
+  | { type: 'run'; id: number; job: Job };
+
+export type FromWorker =
+  | { type: 'loaded'; info: ModelInfo }
+  | { type: 'load-failed'; message: string }
+  | { type: 'result'; id: number; results: ItemResult<unknown>[]; seconds: number }
+  | { type: 'job-failed'; id: number; message: string };
