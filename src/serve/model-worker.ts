@@ -1,5 +1,6 @@
 // The HTTP side's handle on one model worker thread: start it, load a model, send it batches.
 import { Worker } from 'node:worker_threads';
+import { loadAddon } from '../engine/native/addon.js';
 import type { FromWorker, ItemResult, Job, ModelInfo, ToWorker } from './protocol.js';
 
 interface InFlight {
@@ -27,6 +28,9 @@ export class ModelWorker {
 
   /** Starts a thread and loads `spec` in it (with warm-up); rejects with the reason it cannot serve. */
   static async start(spec: string, backend?: string): Promise<ModelWorker> {
+    // The native addon, once loaded here, stays loaded for the process: when the last thread that
+    // loaded it exits, Node unloads it, and OpenBLAS/OpenMP threads still parked in it segfault.
+    if (backend !== 'wasm' && backend !== 'cpu') loadAddon();
     const w = new ModelWorker(backend);
     const reply = await new Promise<FromWorker>((resolve) => {
       w.loaded = resolve;
