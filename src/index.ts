@@ -36,5 +36,6 @@ export { pretrainLosses, pretrainForward, recordLosses, prepareMomentum, finishM
 export type { ItmNegatives, PretrainOutputs, PretrainRecord } from './objectives/pretrain.js';
 export * from './distill/index.js';
 export * from './delta/index.js';
+export * from './serve/index.js';
 export { inspect } from './inspect.js';
 export type { InspectReport } from './inspect.js';

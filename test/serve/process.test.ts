@@ -2,7 +2,7 @@
 // SIGHUP reloads the --model path; SIGTERM finishes the request in flight and exits cleanly.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { cpSync, rmSync } from 'node:fs';
 import { BIN } from '../helpers/bin.js';
@@ -35,6 +35,14 @@ function start(args: string[]): Promise<Child> {
 describe('dlip serve: the process', () => {
   const children: ChildProcess[] = [];
   after(() => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
+
+  it('documents its endpoints, options and signals in --help', () => {
+    const help = spawnSync(process.execPath, [BIN, 'serve', '--help'], { encoding: 'utf8' });
+    assert.equal(help.status, 0);
+    for (const text of ['--model <dir|name>', '--gallery <dir>', '--api-key-file', '--max-batch', '--queue-limit', '/v1/gallery/search', 'POST /admin/model', 'kill -HUP', 'SIGTERM']) {
+      assert.ok(help.stdout.includes(text), `--help mentions ${text}`);
+    }
+  });
 
   it('keeps every acknowledged gallery add through kill -9, reloads on SIGHUP, drains on SIGTERM', async () => {
     const modelDir = await tinyModel('BlipForPreTraining', 20);
