@@ -65,12 +65,21 @@ export class VectorIndex {
   search(query: Float32Array, k: number): Hit[] {
     const d = this.dim;
     const n = this.ids.length;
+    const data = this.data;
     const top: { slot: number; score: number }[] = [];
     let floor = -Infinity;
-    for (let s = 0; s < n; s++) {
-      const base = s * d;
-      let score = 0;
-      for (let j = 0; j < d; j++) score += this.data[base + j]! * query[j]!;
+    // Four partial sums: independent chains the CPU can overlap (about 2x a single running sum).
+    const tail = d - (d % 4);
+    for (let s = 0, base = 0; s < n; s++, base += d) {
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (let j = 0; j < tail; j += 4) {
+        s0 += data[base + j]! * query[j]!;
+        s1 += data[base + j + 1]! * query[j + 1]!;
+        s2 += data[base + j + 2]! * query[j + 2]!;
+        s3 += data[base + j + 3]! * query[j + 3]!;
+      }
+      for (let j = tail; j < d; j++) s0 += data[base + j]! * query[j]!;
+      const score = s0 + s1 + s2 + s3;
       if (top.length === k && score <= floor) continue;
       let pos = top.length;
       while (pos > 0 && top[pos - 1]!.score < score) pos--;
