@@ -18,6 +18,8 @@ export class ModelWorker {
   onExit: ((err: Error) => void) | undefined;
   info: ModelInfo | undefined;
   private closing = false;
+  /** Resolves whoever waits for the batch in flight to end (close()). */
+  private idle: (() => void) | undefined;
 
   private constructor(backend: string | undefined) {
     this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { backend } });
@@ -72,6 +74,7 @@ export class ModelWorker {
     this.inFlight.delete(msg.id);
     if (msg.type === 'result') pending.resolve({ results: msg.results, seconds: msg.seconds });
     else pending.reject(new Error(msg.message));
+    if (!this.busy) this.idle?.();
   }
 
   private die(err: Error): void {
@@ -79,6 +82,7 @@ export class ModelWorker {
     this.exited = err;
     for (const p of this.inFlight.values()) p.reject(err);
     this.inFlight.clear();
+    this.idle?.();
     this.loaded?.({ type: 'load-failed', message: err.message });
     this.loaded = undefined;
     if (!this.closing) this.onExit?.(err);
@@ -87,7 +91,7 @@ export class ModelWorker {
   /** Waits for the batch in flight (if any), then ends the thread. */
   async close(): Promise<void> {
     this.closing = true;
-    while (this.busy && !this.exited) await new Promise((r) => setTimeout(r, 5));
+    if (this.busy) await new Promise<void>((r) => (this.idle = r));
     await this.worker.terminate();
   }
 }

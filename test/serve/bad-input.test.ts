@@ -104,6 +104,32 @@ describe('dlip serve: bad input', () => {
     assert.doesNotMatch(metrics, /dlip_http_requests_total\{[^}]*status="5\d\d"\}/);
   });
 
+  it('answers bad VQA requests to a VQA model with a 4xx too', async () => {
+    const vqa = await serve(await tinyModel('BlipForQuestionAnswering', 6), { maxTextChars: 50 });
+    try {
+      const vqaCases: Case[] = [
+        { name: 'vqa: no question', status: 400, says: /field "question" is required/, send: (u) => postImage(`${u}/v1/vqa`, good) },
+        { name: 'vqa: blank question', status: 400, says: /"question" is empty/, send: (u) => call(`${u}/v1/vqa`, { method: 'POST', body: form({ question: ' ' }, good) }) },
+        { name: 'vqa: long question', status: 413, says: /51 characters, more than the limit of 50/, send: (u) => call(`${u}/v1/vqa`, { method: 'POST', body: form({ question: 'q'.repeat(51) }, good) }) },
+        { name: 'vqa: two questions', status: 400, says: /"question" is given 2 times/, send: (u) => call(`${u}/v1/vqa`, { method: 'POST', body: form({ question: ['a?', 'b?'] }, good) }) },
+        { name: 'vqa: beams 9', status: 400, says: /"beams" must be an integer from 1 to 8/, send: (u) => postImage(`${u}/v1/vqa?question=what&beams=9`, good) },
+        { name: 'vqa: max_length 1', status: 400, says: /"max_length" must be an integer from 2/, send: (u) => postImage(`${u}/v1/vqa?question=what&max_length=1`, good) },
+        { name: 'vqa: not an image', status: 400, says: /not a readable image/, send: (u) => postImage(`${u}/v1/vqa?question=what`, Buffer.from('nope')) },
+        { name: 'vqa: no image', status: 400, says: /no image/, send: (u) => call(`${u}/v1/vqa`, { method: 'POST', body: form({ question: 'what?' }) }) },
+        { name: 'gallery on a server without one', status: 404, says: /no gallery: start dlip serve with --gallery|has no gallery/, send: (u) => call(`${u}/v1/gallery`) },
+      ];
+      const failures: string[] = [];
+      for (const c of vqaCases) {
+        const r = await c.send(vqa.url);
+        if (r.status !== c.status || !c.says.test(r.body?.message ?? '')) failures.push(`${c.name}: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+      }
+      assert.deepEqual(failures, []);
+      assert.equal((await call(`${vqa.url}/v1/vqa`, { method: 'POST', body: form({ question: 'what is it?' }, good) })).status, 200);
+    } finally {
+      await vqa.close();
+    }
+  });
+
   it('still serves afterwards', async () => {
     assert.equal((await call(`${server.url}/healthz`)).status, 200);
     assert.equal((await postImage(`${server.url}/v1/embeddings/image`, good)).status, 200);

@@ -2,6 +2,7 @@
 // in-process, concurrent requests share batches, probes, metrics, OpenAPI, API keys, load shedding.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import sharp from 'sharp';
 import { tf } from '../../src/engine/backend.js';
 import { loadModel } from '../../src/io/checkpoint.js';
 import { generateCaptions } from '../../src/eval/generate.js';
@@ -47,6 +48,12 @@ describe('dlip serve: model endpoints', () => {
     assert.ok(Math.abs(norm(raw.body.embedding) - 1) < 1e-5);
     const blue = await postImage(`${server.url}/v1/embeddings/image`, await png(20, 20, 230));
     assert.notDeepEqual(blue.body.embedding, raw.body.embedding);
+    for (const [format, type] of [['jpeg', 'image/jpeg'], ['webp', 'image/webp']] as const) {
+      const encoded = await sharp(red).toFormat(format, { quality: 100 }).toBuffer();
+      const r = await postImage(`${server.url}/v1/embeddings/image`, encoded, type);
+      assert.equal(r.status, 200, `${format}: ${JSON.stringify(r.body)}`);
+      assert.ok(r.body.embedding.every((x: number, i: number) => Math.abs(x - raw.body.embedding[i]) < 0.05), `${format} embeds the same picture alike`);
+    }
   });
 
   it('batches concurrent requests and gives each the answer it gets alone', async () => {
