@@ -27,7 +27,7 @@ export async function buildApp(ctx: ServeContext, logger: FastifyBaseLogger): Pr
     limits: { fileSize: options.bodyLimit, files: 1, fields: 32, fieldSize: Math.max(options.maxTextChars * 4, 8192), parts: 64 },
     throwFileSizeLimit: true,
   });
-  app.addContentTypeParser([...IMAGE_TYPES, 'application/octet-stream'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser([...IMAGE_TYPES], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   const checkKey = options.apiKey ? keyChecker(options.apiKey) : undefined;
   app.addHook('onRequest', async (req) => {

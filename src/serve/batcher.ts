@@ -58,10 +58,6 @@ export class MicroBatcher {
     private readonly target: () => ModelWorker | undefined,
   ) {}
 
-  get depth(): number {
-    return this.queued;
-  }
-
   /**
    * Queues `values` as items of one job kind, all or none (503 when the queue cannot take them all),
    * and resolves with their values in order; an item's own failure rejects with its HttpError.

@@ -37,10 +37,6 @@ export class ModelHost {
     return this.current?.info;
   }
 
-  get busySwapping(): boolean {
-    return this.swapping;
-  }
-
   /** Loads the first model (and brings the gallery to its embeddings). */
   async start(spec: string): Promise<ModelInfo> {
     const worker = await this.load(spec);

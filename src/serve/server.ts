@@ -14,6 +14,7 @@ import type { ServeOptions } from './options.js';
 import type { ModelInfo } from './protocol.js';
 import type { FastifyInstance } from 'fastify';
 
+/** A server that is listening and has its model loaded (startServer resolves when it is ready). */
 export interface RunningServer {
   app: FastifyInstance;
   /** http://host:port of the listening socket. */
@@ -58,12 +59,13 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
   };
 
   const app = await buildApp(context, logger);
+  // Listening first: /healthz answers and /readyz says 503 while the model loads and the gallery is indexed.
   try {
+    await app.listen({ host: options.host, port: options.port });
     const info = await host.start(options.model);
     metrics.setModel(info);
     metrics.galleryEntries.set(gallery?.size ?? 0);
     logger.info({ spec: info.spec, architecture: info.architecture, version: info.version, loadSeconds: info.loadSeconds, warmupSeconds: info.warmupSeconds }, 'model ready');
-    await app.listen({ host: options.host, port: options.port });
   } catch (err) {
     await app.close();
     await host.close();

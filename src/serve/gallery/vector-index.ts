@@ -20,10 +20,6 @@ export class VectorIndex {
     return this.ids.length;
   }
 
-  has(id: string): boolean {
-    return this.slots.has(id);
-  }
-
   vector(id: string): Float32Array | undefined {
     const slot = this.slots.get(id);
     return slot === undefined ? undefined : this.data.slice(slot * this.dim, (slot + 1) * this.dim);
