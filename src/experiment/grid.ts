@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { TASKS } from './results.js';
+import { parseNamed } from './validate.js';
 
 const positiveInt = z.number().int().positive();
 
@@ -60,12 +61,7 @@ export type GridInput = z.input<typeof GridSchema>;
 
 /** Validates a grid, naming `source` and the first bad field. */
 export function parseGrid(json: unknown, source: string): Grid {
-  const parsed = GridSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new Error(`${source}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  }
-  return parsed.data;
+  return parseNamed(GridSchema, json, source);
 }
 
 export function readGrid(file: string): Grid {

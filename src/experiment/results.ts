@@ -4,6 +4,7 @@
 // decision figures (retained fraction of the teacher, KD's gain over the no-KD student) are derived
 // here so that every reader computes them the same way.
 import { z } from 'zod';
+import { parseNamed } from './validate.js';
 
 export const RESULTS_FILE = 'results.json';
 export const RESULTS_FORMAT = 'dlip-results';
@@ -93,12 +94,7 @@ export type Results = z.output<typeof ResultsSchema>;
 
 /** Parses results.json, naming the file and the first bad field. */
 export function parseResults(json: unknown, file: string): Results {
-  const parsed = ResultsSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new Error(`${file}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  }
-  return parsed.data;
+  return parseNamed(ResultsSchema, json, file);
 }
 
 export function headline(entry: ModelEntry, task: Task): number | undefined {
