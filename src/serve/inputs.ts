@@ -74,6 +74,10 @@ export class FieldReader {
     return values[0];
   }
 
+  has(name: string): boolean {
+    return (this.fields.get(name)?.length ?? 0) > 0;
+  }
+
   /** A non-blank text of at most maxTextChars characters. */
   text(name: string): string;
   text(name: string, optional: true): string | undefined;

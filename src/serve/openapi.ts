@@ -88,10 +88,15 @@ export function openApiDocument(): object {
       },
       '/v1/vqa': {
         post: {
-          summary: 'Answer a question about an image (generated answer)',
-          parameters: [query('question', { type: 'string' }, 'the question (raw-bytes requests)'), query('beams', generation.beams, 'default 3'), query('max_length', generation.max_length, 'default 10')],
-          requestBody: imageBody({ question: { type: 'string' }, ...generation }, ['question']),
-          responses: { ...ok('answer', { type: 'object', properties: { model: { type: 'string' }, question: { type: 'string' }, answer: { type: 'string' } } }), ...common },
+          summary: 'Answer a question about an image: generated, or the best of the candidate answers given (BLIP rank_answer)',
+          parameters: [
+            query('question', { type: 'string' }, 'the question (raw-bytes requests)'),
+            query('answer', { type: 'array', items: { type: 'string' } }, 'candidate answers (repeat the field); without them the answer is generated'),
+            query('beams', generation.beams, 'default 3'),
+            query('max_length', generation.max_length, 'default 10'),
+          ],
+          requestBody: imageBody({ question: { type: 'string' }, answer: { type: 'array', items: { type: 'string' } }, ...generation }, ['question']),
+          responses: { ...ok('answer', { type: 'object', properties: { model: { type: 'string' }, question: { type: 'string' }, answer: { type: 'string' }, score: { type: 'number', description: 'sequence score of a ranked answer' } } }), ...common },
         },
       },
       '/v1/itm': {

@@ -37,7 +37,9 @@ export type Job =
   | { kind: 'text-embed'; items: string[] }
   | { kind: 'caption'; items: Uint8Array[]; params: GenerationParams }
   | { kind: 'vqa'; items: { image: Uint8Array; question: string }[]; params: GenerationParams }
-  | { kind: 'itm'; items: { image: Uint8Array; texts: string[] }[] };
+  | { kind: 'itm'; items: { image: Uint8Array; texts: string[] }[] }
+  /** VQA by ranking a closed list of candidate answers (BLIP's rank_answer), shared by the batch. */
+  | { kind: 'vqa-rank'; items: { image: Uint8Array; question: string }[]; answers: string[] };
 
 export type JobKind = Job['kind'];
 
@@ -49,6 +51,8 @@ export interface JobValues {
   'text-embed': Float32Array;
   caption: string;
   vqa: string;
+  /** Index of the chosen candidate and its sequence score. */
+  'vqa-rank': { index: number; score: number };
   /** ITM logits [no-match, match] per text. */
   itm: [number, number][];
 }

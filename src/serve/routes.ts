@@ -103,6 +103,12 @@ export function registerModelRoutes(app: FastifyInstance, ctx: ServeContext): vo
     requireModel(ctx, 'vqa');
     const { image, fields } = await imageAndFields(ctx, req);
     const question = fields.text('question');
+    if (fields.has('answer')) {
+      // A closed list of candidates: BLIP's ranking instead of open-ended generation.
+      const answers = fields.texts('answer', options.maxTexts);
+      const [r] = await batcher.submit('vqa-rank', [{ image, question }], { answers });
+      return { model: r!.version, question, answer: answers[r!.value.index]!, score: r!.value.score };
+    }
     const params = generationParams(fields, { beams: 3, maxLength: 10, minLength: 1, prompt: '' });
     const [r] = await batcher.submit('vqa', [{ image, question }], { params });
     return { model: r!.version, question, answer: r!.value };

@@ -9,10 +9,10 @@ import { loadModel, readManifest, resolveModelPath, sha256File, weightFiles } fr
 import { BlipForConditionalGeneration, BlipForImageTextRetrieval, BlipForPreTraining, BlipForQuestionAnswering, l2Normalize } from '../models/blip.js';
 import type { BlipModel } from '../models/blip.js';
 import { loadRgb, normaliseToChw } from '../data/image.js';
-import { defaultTokenizer, SEP_ID, VOCAB_SIZE } from '../data/tokenizer.js';
+import { defaultTokenizer, PAD_ID, SEP_ID, VOCAB_SIZE } from '../data/tokenizer.js';
 import { preCaption, preQuestion } from '../data/text.js';
 import { generateCaptions } from '../eval/generate.js';
-import { generateVqaAnswers } from '../eval/vqa.js';
+import { generateVqaAnswers, rankVqaAnswers } from '../eval/vqa.js';
 import type { Capability, GenerationParams, ItemResult, Job, JobKind, JobValues, ModelInfo } from './protocol.js';
 
 /** BLIP's text length for retrieval and questions (capped by the model's position table). */
@@ -35,7 +35,7 @@ async function weightsVersion(dir: string): Promise<string> {
   return hash.digest('hex').slice(0, 12);
 }
 
-const NEEDED: Record<JobKind, Capability> = { 'image-embed': 'embed', 'text-embed': 'embed', itm: 'itm', caption: 'caption', vqa: 'vqa' };
+const NEEDED: Record<JobKind, Capability> = { 'image-embed': 'embed', 'text-embed': 'embed', itm: 'itm', caption: 'caption', vqa: 'vqa', 'vqa-rank': 'vqa' };
 
 type Outcome<T> = ItemResult<T>;
 const fail = <T>(status: number, code: string, message: string): Outcome<T> => ({ ok: false, status, code, message });
@@ -149,6 +149,7 @@ export class ModelRunner {
       case 'itm': return this.itm(job.items);
       case 'caption': return (await this.generate('caption', job.items, job.params)).map((r) => (r.ok ? { ok: true, value: r.value.text } : r));
       case 'vqa': return (await this.generate('vqa', job.items, job.params)).map((r) => (r.ok ? { ok: true, value: r.value.text } : r));
+      case 'vqa-rank': return this.rankAnswers(job.items, job.answers);
     }
   }
 
@@ -243,6 +244,22 @@ export class ModelRunner {
     }
     tensor.dispose();
     return ModelRunner.spread(errors, generated.map((g) => ({ text: tokenizer.decode(g.tokens), logProb: g.logProb })));
+  }
+
+  /** BLIP's rank_answer over `answers`: first-token probabilities, then the top 128 by sequence likelihood. */
+  private async rankAnswers(items: { image: Uint8Array; question: string }[], answers: string[]): Promise<Outcome<JobValues['vqa-rank']>[]> {
+    const tokenizer = defaultTokenizer();
+    const { tensor, errors } = await this.pixels(items.map((it) => it.image));
+    if (!tensor) return ModelRunner.spread(errors, []);
+    const questions = items.filter((_, i) => !errors[i]).map((it) => preQuestion(it.question));
+    const q = tokenizer.encodeToTensors(questions, { maxLength: this.textTokens(), firstToken: 'enc' });
+    const candidates = answers.map((a) => tokenizer.encodeOne(a).slice(1, -1));
+    try {
+      const ranked = rankVqaAnswers(this.model as BlipForQuestionAnswering, tensor, q.inputIds, q.attentionMask, candidates, { k: Math.min(128, answers.length), padTokenId: PAD_ID });
+      return ModelRunner.spread(errors, ranked.map((r) => ({ index: r.index, score: r.score })));
+    } finally {
+      tf.dispose([q.inputIds, q.attentionMask, tensor]);
+    }
   }
 
   dispose(): void {

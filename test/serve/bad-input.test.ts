@@ -105,7 +105,7 @@ describe('dlip serve: bad input', () => {
   });
 
   it('answers bad VQA requests to a VQA model with a 4xx too', async () => {
-    const vqa = await serve(await tinyModel('BlipForQuestionAnswering', 6), { maxTextChars: 50 });
+    const vqa = await serve(await tinyModel('BlipForQuestionAnswering', 6), { maxTextChars: 50, maxTexts: 4 });
     try {
       const vqaCases: Case[] = [
         { name: 'vqa: no question', status: 400, says: /field "question" is required/, send: (u) => postImage(`${u}/v1/vqa`, good) },
@@ -115,6 +115,8 @@ describe('dlip serve: bad input', () => {
         { name: 'vqa: beams 9', status: 400, says: /"beams" must be an integer from 1 to 8/, send: (u) => postImage(`${u}/v1/vqa?question=what&beams=9`, good) },
         { name: 'vqa: max_length 1', status: 400, says: /"max_length" must be an integer from 2/, send: (u) => postImage(`${u}/v1/vqa?question=what&max_length=1`, good) },
         { name: 'vqa: not an image', status: 400, says: /not a readable image/, send: (u) => postImage(`${u}/v1/vqa?question=what`, Buffer.from('nope')) },
+        { name: 'vqa: a blank candidate answer', status: 400, says: /"answer\[1\]" is empty/, send: (u) => call(`${u}/v1/vqa`, { method: 'POST', body: form({ question: 'what?', answer: ['red', ''] }, good) }) },
+        { name: 'vqa: too many candidates', status: 413, says: /field "answer": 5 texts, more than the limit of 4/, send: (u) => call(`${u}/v1/vqa`, { method: 'POST', body: form({ question: 'what?', answer: ['a', 'b', 'c', 'd', 'e'] }, good) }) },
         { name: 'vqa: no image', status: 400, says: /no image/, send: (u) => call(`${u}/v1/vqa`, { method: 'POST', body: form({ question: 'what?' }) }) },
         { name: 'gallery on a server without one', status: 404, says: /no gallery: start dlip serve with --gallery|has no gallery/, send: (u) => call(`${u}/v1/gallery`) },
       ];

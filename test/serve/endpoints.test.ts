@@ -8,7 +8,9 @@ import { loadModel } from '../../src/io/checkpoint.js';
 import { generateCaptions } from '../../src/eval/generate.js';
 import { loadImageChw } from '../../src/data/image.js';
 import { defaultTokenizer, SEP_ID } from '../../src/data/tokenizer.js';
-import { BlipForPreTraining } from '../../src/models/blip.js';
+import { BlipForPreTraining, BlipForQuestionAnswering } from '../../src/models/blip.js';
+import { rankVqaAnswers } from '../../src/eval/vqa.js';
+import { preQuestion } from '../../src/data/text.js';
 import type { RunningServer } from '../../src/serve/index.js';
 import { registeredRoutes } from '../../src/serve/app.js';
 import { bytes, call, form, png, postImage, postJson, serve, tinyModel } from './helpers.js';
@@ -120,7 +122,8 @@ describe('dlip serve: model endpoints', () => {
 
 describe('dlip serve: a VQA model', () => {
   it('answers questions and refuses what the model cannot do with a 400 naming it', async () => {
-    const server = await serve(await tinyModel('BlipForQuestionAnswering', 2));
+    const dir = await tinyModel('BlipForQuestionAnswering', 2);
+    const server = await serve(dir);
     try {
       const image = await png(10, 200, 10);
       const r = await call(`${server.url}/v1/vqa`, { method: 'POST', body: form({ question: 'what colour is it?', beams: '1' }, image) });
@@ -128,6 +131,19 @@ describe('dlip serve: a VQA model', () => {
       assert.equal(typeof r.body.answer, 'string');
       const q = await postImage(`${server.url}/v1/vqa?question=${encodeURIComponent('is it green?')}`, image);
       assert.equal(q.status, 200);
+      // With candidates, BLIP's ranking picks one of them, as rankVqaAnswers does in-process.
+      const candidates = ['yes', 'no', 'green', 'two', 'a red square'];
+      const ranked = await call(`${server.url}/v1/vqa`, { method: 'POST', body: form({ question: 'what colour is it?', answer: candidates }, image) });
+      assert.equal(ranked.status, 200, JSON.stringify(ranked.body));
+      const { model } = await loadModel(dir);
+      const tokenizer = defaultTokenizer();
+      const pixels = tf.tensor4d(await loadImageChw(image, { size: 16 }), [1, 3, 16, 16]);
+      const question = tokenizer.encodeToTensors([preQuestion('what colour is it?')], { maxLength: 35, firstToken: 'enc' });
+      const [expected] = rankVqaAnswers(model as BlipForQuestionAnswering, pixels, question.inputIds, question.attentionMask, candidates.map((a) => tokenizer.encodeOne(a).slice(1, -1)), { k: 5, padTokenId: 0 });
+      assert.equal(ranked.body.answer, candidates[expected!.index]);
+      assert.ok(Math.abs(ranked.body.score - expected!.score) < 1e-4);
+      tf.dispose([pixels, question.inputIds, question.attentionMask]);
+      model.dispose();
       const no = await postImage(`${server.url}/v1/embeddings/image`, image);
       assert.equal(no.status, 400);
       assert.match(no.body.message, /ITC heads.*is a BlipForQuestionAnswering/);

@@ -24,7 +24,7 @@ const HELP = `
 Endpoints (GET /openapi.json describes each one):
   GET  /healthz /readyz /metrics /v1/model
   POST /v1/embeddings/image   image → unit embedding       POST /v1/embeddings/text  {"texts": [...]}
-  POST /v1/caption            image → caption               POST /v1/vqa   image + question → answer
+  POST /v1/caption            image → caption               POST /v1/vqa   image + question (+ answer candidates) → answer
   POST /v1/itm                image + text → match score    POST /v1/rank/texts  image + texts → ranking
   POST /v1/gallery  image (+ id, meta) → stored             GET /v1/gallery, GET|DELETE /v1/gallery/:id
   POST /v1/gallery/search  {"text", "k", "rerank"} or an image → nearest gallery images
