@@ -203,5 +203,15 @@ console.log('\n| run | model | endpoint | concurrency | p50 ms | p99 ms | req/s 
 for (const r of results.filter((x) => x.bench !== 'gallery-scan')) {
   console.log(`| ${r.bench} | ${r.model ?? 'tiny-teacher'} | ${r.endpoint ?? `search ${r.entries}`} | ${r.concurrency} | ${r.p50_ms} | ${r.p99_ms} | ${(r.throughput_rps as number).toFixed(1)} | ${(r.mean_batch as number).toFixed(1)} |`);
 }
+// The deployment question: what the student buys over the teacher (first two models), per endpoint and load.
+const loadRows = results.filter((x) => x.bench === 'load');
+const [reference, candidate] = models;
+for (const r of loadRows.filter((x) => x.model === candidate)) {
+  const base = loadRows.find((x) => x.model === reference && x.endpoint === r.endpoint && x.concurrency === r.concurrency);
+  if (!base) continue;
+  const speedup = (r.throughput_rps as number) / (base.throughput_rps as number);
+  const p50 = (base.p50_ms as number) / Math.max(1, r.p50_ms as number);
+  console.log(`${candidate} vs ${reference}, ${r.endpoint} at concurrency ${r.concurrency}: ${speedup.toFixed(2)}x the requests/s, p50 ${p50.toFixed(2)}x lower`);
+}
 for (const r of results.filter((x) => x.bench === 'gallery-scan')) console.log(`gallery scan: ${r.entries} × ${r.dim} dims, top ${r.k}: median ${(r.median_ms as number).toFixed(2)} ms (${(r.memory_mb as number).toFixed(0)} MB of vectors)`);
 if (args.out) await writeJsonAtomic(args.out, { seconds, maxRequests, results });
