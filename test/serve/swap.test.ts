@@ -63,6 +63,20 @@ describe('dlip serve: hot swap', () => {
     assert.equal(hit.results.length, 6);
   });
 
+  it('restarts a model worker that dies, and serves again', async () => {
+    const version = (await call(`${server.url}/v1/model`)).body.version;
+    // What a native crash or an out-of-memory kill looks like from the HTTP side: the thread is gone.
+    await (server.context.host.worker as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    let status = 0;
+    for (let i = 0; i < 600 && status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = (await call(`${server.url}/readyz`)).status;
+    }
+    assert.equal(status, 200, 'ready again');
+    assert.equal((await call(`${server.url}/v1/model`)).body.version, version);
+    assert.equal((await postImage(`${server.url}/v1/embeddings/image`, image)).status, 200);
+  });
+
   it('keeps serving the old version when the new one fails to load or to warm up', async () => {
     const before = (await call(`${server.url}/v1/model`)).body.version;
     const nan = await postJson(`${server.url}/admin/model`, { model: poisoned });
@@ -73,7 +87,7 @@ describe('dlip serve: hot swap', () => {
     assert.equal((await call(`${server.url}/v1/model`)).body.version, before);
     assert.equal((await postImage(`${server.url}/v1/embeddings/image`, image)).status, 200);
     const metrics = (await call(`${server.url}/metrics`)).body as string;
-    assert.match(metrics, /dlip_model_swaps_total\{result="ok"\} 1/);
+    assert.match(metrics, /dlip_model_swaps_total\{result="ok"\} 2/, 'the swap and the restart');
     assert.match(metrics, /dlip_model_swaps_total\{result="failed"\} 2/);
   });
 });
