@@ -49,9 +49,12 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
   host.onSwitch = () => batcher.pump();
   host.onSwap = (e) => {
     metrics.swaps.inc({ result: e.result });
-    if (e.result === 'ok') metrics.setModel(e.to!);
-    if (e.result === 'ok') logger.info({ from: e.from?.version, to: e.to?.version, spec: e.to?.spec, seconds: e.seconds }, 'model swapped');
-    else logger.error({ error: e.error, serving: e.from?.version }, 'model swap failed; the previous version keeps serving');
+    if (e.result === 'ok') {
+      metrics.setModel(e.to!);
+      logger.info({ from: e.from?.version, to: e.to?.version, spec: e.to?.spec, seconds: e.seconds }, 'model swapped');
+    } else {
+      logger.error({ error: e.error, serving: e.from?.version }, 'model swap failed; the previous version keeps serving');
+    }
   };
   host.onCrash = (err, spec) => {
     logger.error({ err }, 'the model worker died; restarting it');
