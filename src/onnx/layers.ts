@@ -6,9 +6,12 @@ import type { Parameter } from '../nn/module.js';
 import type { LMHead, TextEmbeddings, TextLayer } from '../models/text.js';
 import type { VisionEmbeddings, VisionModel } from '../models/vision.js';
 import type { Graph } from './graph.js';
-import { quantizedMatmul } from './quantize.js';
+import { quantizedGather, quantizedMatmul } from './quantize.js';
 
-/** How linear layers are written: float MatMul, or int8 weights with activations quantised at run time. */
+/**
+ * How linear layers are written: float MatMul, or int8 weights with activations quantised at run time
+ * (then the word embeddings are stored int8 too, one scale per row).
+ */
 export type LinearMode = 'float' | 'int8';
 
 /** What every builder needs: the graph, and how to write linear layers. */
@@ -106,7 +109,9 @@ export function visionModel(e: Emit, pixels: string, model: VisionModel): string
  */
 export function textEmbeddings(e: Emit, ids: string, emb: TextEmbeddings, start?: string): string {
   const g = e.g;
-  const words = g.op('Gather', [g.parameter(emb.wordEmbeddings.weight), ids], { axis: 0 });
+  const words = e.linearMode === 'int8'
+    ? quantizedGather(g, emb.wordEmbeddings.weight, ids)
+    : g.op('Gather', [g.parameter(emb.wordEmbeddings.weight), ids], { axis: 0 });
   const from = start ?? g.ints([0]);
   const to = g.op('Add', [from, g.op('Shape', [ids], { start: 1, end: 2 })]);
   const positions = g.op('Slice', [g.parameter(emb.positionEmbeddings.weight), from, to, g.ints([0])]);

@@ -26,6 +26,23 @@ export function quantizeWeight(data: Float32Array, rows: number, cols: number): 
   return { values, scale };
 }
 
+/**
+ * Rows of an embedding table [rows, width] looked up by `ids`, the table stored int8 with one scale per
+ * row (weight-only: a lookup has no activation to quantise). Returns float rows [..ids, width].
+ */
+export function quantizedGather(g: Graph, table: Parameter, ids: string): string {
+  const [rows, width] = table.shape as [number, number];
+  const key = g.keyOf(table);
+  // quantizeWeight treats each row as an output channel; its values come back transposed [width, rows].
+  const q = quantizeWeight(table.value.dataSync() as Float32Array, rows, width);
+  const values = new Int8Array(rows * width);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < width; c++) values[r * width + c] = q.values[c * rows + r]!;
+  const stored = g.tensor(`${key}.int8`, 'int8', [rows, width], values);
+  const scale = g.tensor(`${key}.scale`, 'float32', [rows, 1], q.scale);
+  const picked = g.op('Cast', [g.op('Gather', [stored, ids], { axis: 0 })], { to: 1 });
+  return g.op('Mul', [picked, g.op('Gather', [scale, ids], { axis: 0 })]);
+}
+
 /** x·Wᵀ with W quantised per channel and x quantised at run time; the float result, without bias. */
 export function quantizedMatmul(g: Graph, x: string, weight: Parameter): string {
   const [rows, cols] = weight.shape as [number, number];

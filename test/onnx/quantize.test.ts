@@ -31,18 +31,19 @@ describe('int8 export', () => {
     assert.equal(q.values[2 * rows + 1], -127);
   });
 
-  it('int8 graphs of a tiny-student are ~4x smaller in their linear weights and stay close to fp32', async () => {
+  it('int8 graphs of a tiny-student are ~4x smaller (linear weights and word embeddings) and stay close to fp32', async () => {
     const model = createModel(loadPreset('tiny-student'), 'BlipForPreTraining') as BlipForPreTraining;
     initParameters(model, 11);
     const open = async (mode: 'float' | 'int8') => {
       const graphs = buildGraphs(model, mode, ['image_encoder', 'itm']);
       const image = graphs.get('image_encoder')!();
       const itm = graphs.get('itm')!();
-      return { bytes: image.initializerBytes, image: await OnnxSession.open(image.encode('t')), itm: await OnnxSession.open(itm.encode('t')) };
+      return { bytes: image.initializerBytes, textBytes: itm.initializerBytes, image: await OnnxSession.open(image.encode('t')), itm: await OnnxSession.open(itm.encode('t')) };
     };
     const fp = await open('float');
     const q8 = await open('int8');
     assert.ok(q8.bytes < fp.bytes * 0.35, `image encoder initializers ${q8.bytes} B (int8) vs ${fp.bytes} B (fp32)`);
+    assert.ok(q8.textBytes < fp.textBytes * 0.35, `itm initializers ${q8.textBytes} B (int8) vs ${fp.textBytes} B (fp32)`);
     const rng = createRng(5);
     const pixels = floats(Float32Array.from({ length: 2 * 3 * 32 * 32 }, () => rng() * 4 - 2), [2, 3, 32, 32]);
     const ids = int64s([101, 2417, 4418, 2006, 102, 30523, 2630, 2675, 102, 0], [2, 5]);
