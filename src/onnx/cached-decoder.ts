@@ -1,6 +1,7 @@
 // Generation through an exported decoder graph with its key/value cache: the prefix runs once
 // (empty past), then each step feeds one token and the previous step's `present.*` as past, the
-// cache rows following the search as beams reorder and finished inputs leave.
+// cache rows following the search as beams reorder and finished inputs leave. The cross-attention
+// keys/values over each input are computed once (the *_cross_kv graph) and gathered per sequence.
 import { tf } from '../engine/backend.js';
 import type { CachedDecoder } from '../eval/generate.js';
 import { floats, int64s } from './session.js';
@@ -20,20 +21,23 @@ export class OnnxCachedDecoder implements CachedDecoder {
   private rows: number[] = [];
   private past: Output[] = [];
   private length = 0;
+  /** The live sequences' cross keys/values (their inputs' rows), re-gathered only when the rows change. */
+  private crossRows: number[] = [];
+  private cross: Record<string, HostTensor> = {};
 
   /**
-   * `encoder`: the states each input's sequences cross-attend to, [inputs, T, W] (image_embeds);
+   * `inputCross`: the *_cross_kv graph's outputs for every input ([inputs, H, T, d] each);
    * `layers`, `heads`, `headDim`: the decoder's cache layout.
    */
   constructor(
     private readonly run: RunGraph,
-    private readonly encoder: Output,
+    private readonly inputCross: Record<string, Output>,
     private readonly cache: { layers: number; heads: number; headDim: number },
   ) {}
 
   start(prefix: readonly (readonly number[])[], rows: readonly number[]): tf.Tensor {
     if (prefix.length !== rows.length) throw new Error(`OnnxCachedDecoder: ${prefix.length} sequences but ${rows.length} rows`);
-    const inputs = this.encoder.dims[0]!;
+    const inputs = Object.values(this.inputCross)[0]?.dims[0] ?? 0;
     const bad = rows.find((r) => !Number.isInteger(r) || r < 0 || r >= inputs);
     if (bad !== undefined) throw new Error(`OnnxCachedDecoder: row ${bad} names no input (${inputs} inputs)`);
     const len = prefix[0]?.length ?? 0;
@@ -65,17 +69,25 @@ export class OnnxCachedDecoder implements CachedDecoder {
   dispose(): void {
     this.past = [];
     this.rows = [];
+    this.cross = {};
+    this.crossRows = [];
   }
 
   /** Runs `ids` (rows × `count` new tokens) after the cache; keeps the grown cache; logits [rows, vocab] of the last position. */
   private decode(ids: readonly number[], count: number): tf.Tensor {
     const n = this.rows.length;
     const total = this.length + count;
-    const [, tokens, width] = this.encoder.dims as [number, number, number];
+    if (this.crossRows.length !== n || this.crossRows.some((r, i) => r !== this.rows[i])) {
+      this.cross = Object.fromEntries(Object.entries(this.inputCross).map(([name, kv]) => {
+        const rowSize = kv.data.length / kv.dims[0]!;
+        return [name, floats(gatherRows(kv.data, rowSize, this.rows), [n, ...kv.dims.slice(1)])];
+      }));
+      this.crossRows = [...this.rows];
+    }
     const feeds: Record<string, HostTensor> = {
       input_ids: int64s(ids, [n, count]),
       attention_mask: int64s(new Int32Array(n * total).fill(1), [n, total]),
-      encoder_hidden_states: floats(gatherRows(this.encoder.data, tokens * width, this.rows), [n, tokens, width]),
+      ...this.cross,
     };
     for (let i = 0; i < this.cache.layers; i++) {
       feeds[`past_key_values.${i}.key`] = this.past[2 * i]!;

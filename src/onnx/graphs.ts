@@ -6,10 +6,10 @@ import type { BlipModel, TextDecoder } from '../models/blip.js';
 import type { TextModel } from '../models/text.js';
 import { Graph } from './graph.js';
 import type { ValueSpec } from './graph.js';
-import { crossAttentionMask, firstToken, l2Normalize, lmHead, linear, selfAttentionMask, textEmbeddings, textLayer, visionModel } from './layers.js';
+import { crossAttentionMask, firstToken, keyValues, l2Normalize, lmHead, linear, selfAttentionMask, textEmbeddings, textLayer, visionModel } from './layers.js';
 import type { Emit, KeyValue, LinearMode } from './layers.js';
 
-export const GRAPH_NAMES = ['image_encoder', 'text_encoder', 'itm', 'caption_decoder', 'question_encoder', 'answer_decoder'] as const;
+export const GRAPH_NAMES = ['image_encoder', 'text_encoder', 'itm', 'caption_cross_kv', 'caption_decoder', 'question_encoder', 'answer_cross_kv', 'answer_decoder'] as const;
 export type GraphName = (typeof GRAPH_NAMES)[number];
 
 const ids = (name: string, dims: (string | number)[], doc: string): ValueSpec => ({ name, type: 'int64', dims, doc });
@@ -44,7 +44,7 @@ function imageEncoder(model: BlipModel, mode: LinearMode): Graph {
 function encodeText(e: Emit, text: TextModel, inputIds: string, mask: string, encoderStates?: string): string {
   const selfMask = selfAttentionMask(e, mask);
   let x = textEmbeddings(e, inputIds, text.embeddings);
-  for (const layer of text.encoder.layer) x = textLayer(e, x, layer, { selfMask, encoderStates }).output;
+  for (const layer of text.encoder.layer) x = textLayer(e, x, layer, { selfMask, cross: encoderStates }).output;
   return x;
 }
 
@@ -90,41 +90,76 @@ function questionEncoder(model: BlipForQuestionAnswering, mode: LinearMode): Gra
   return e.g;
 }
 
+function cacheDims(model: BlipModel, length: string): { heads: number; headDim: number; dims: (string | number)[] } {
+  const t = model.config.text_config;
+  const heads = t.num_attention_heads;
+  const headDim = t.hidden_size / heads;
+  return { heads, headDim, dims: ['batch', heads, length, headDim] };
+}
+
+function encoderStatesInput(model: BlipModel, answer: boolean): ValueSpec {
+  const t = model.config.text_config;
+  return answer
+    ? floats('encoder_hidden_states', ['batch', 'encoder_sequence', t.encoder_hidden_size], 'question_embeds of the question encoder')
+    : imageEmbedsInput(model, 'encoder_hidden_states');
+}
+
+/**
+ * The decoder's cross-attention keys and values over the encoder states (image or question), every
+ * layer's: computed once per input, then read by every decoder step.
+ */
+function crossKeyValues(model: BlipModel, dec: TextDecoder, name: 'caption_cross_kv' | 'answer_cross_kv', mode: LinearMode): Graph {
+  const e = emitter(model, name, mode);
+  const states = e.g.input(encoderStatesInput(model, name === 'answer_cross_kv'));
+  const { dims } = cacheDims(model, 'encoder_sequence');
+  dec.bert.encoder.layer.forEach((layer, i) => {
+    const kv = keyValues(e, states, layer.crossattention);
+    e.g.output(kv.key, floats(`cross_key_values.${i}.key`, dims, `layer ${i} cross-attention keys over the encoder states`));
+    e.g.output(kv.value, floats(`cross_key_values.${i}.value`, dims, `layer ${i} cross-attention values over the encoder states`));
+  });
+  return e.g;
+}
+
 /**
  * A causal decoder with its LM head and a key/value cache: one graph serves the prefill (past length
- * 0) and every later step (the new tokens only, with the returned cache fed back as past).
+ * 0) and every later step (the new tokens only, with the returned cache fed back as past). It reads the
+ * cross-attention keys and values its *_cross_kv graph computed once.
  */
 function decoder(model: BlipModel, dec: TextDecoder, name: 'caption_decoder' | 'answer_decoder', mode: LinearMode): Graph {
   const e = emitter(model, name, mode);
   const g = e.g;
   const t = model.config.text_config;
-  const heads = t.num_attention_heads;
-  const headDim = t.hidden_size / heads;
   const answer = name === 'answer_decoder';
+  const kvGraph = answer ? 'answer_cross_kv' : 'caption_cross_kv';
   const inputIds = g.input({ ...INPUT_IDS, doc: 'the new tokens: the whole prefix ([DEC] first) at past length 0, then one token a step' });
   const mask = g.input(ids('attention_mask', ['batch', 'total_sequence'], 'padding mask of past + new tokens (total_sequence = past_sequence + sequence)'));
-  const encoderStates = g.input(answer
-    ? floats('encoder_hidden_states', ['batch', 'encoder_sequence', t.encoder_hidden_size], 'question_embeds of the question encoder')
-    : imageEmbedsInput(model, 'encoder_hidden_states'));
   const encoderMask = answer ? g.input(ids('encoder_attention_mask', ['batch', 'encoder_sequence'], 'the question\'s attention_mask')) : undefined;
-  const past: KeyValue[] = dec.bert.encoder.layer.map((_, i) => ({
-    key: g.input(floats(`past_key_values.${i}.key`, ['batch', heads, 'past_sequence', headDim], `layer ${i} self-attention keys of the past tokens ([batch, ${heads}, 0, ${headDim}] for the prefill)`)),
-    value: g.input(floats(`past_key_values.${i}.value`, ['batch', heads, 'past_sequence', headDim], `layer ${i} self-attention values of the past tokens`)),
+  const layers = dec.bert.encoder.layer;
+  const cross = cacheDims(model, 'encoder_sequence');
+  const crossKv: KeyValue[] = layers.map((_, i) => ({
+    key: g.input(floats(`cross_key_values.${i}.key`, cross.dims, `${kvGraph}'s output of the same name`)),
+    value: g.input(floats(`cross_key_values.${i}.value`, cross.dims, `${kvGraph}'s output of the same name`)),
+  }));
+  const self = cacheDims(model, 'past_sequence');
+  const past: KeyValue[] = layers.map((_, i) => ({
+    key: g.input(floats(`past_key_values.${i}.key`, self.dims, `layer ${i} self-attention keys of the past tokens ([batch, ${self.heads}, 0, ${self.headDim}] for the prefill)`)),
+    value: g.input(floats(`past_key_values.${i}.value`, self.dims, `layer ${i} self-attention values of the past tokens`)),
   }));
   const pastLength = g.op('Shape', [past[0]!.key], { start: 2, end: 3 });
   const selfMask = selfAttentionMask(e, mask, { queryIds: inputIds, past: pastLength });
   const crossMask = encoderMask ? crossAttentionMask(e, encoderMask) : undefined;
   let x = textEmbeddings(e, inputIds, dec.bert.embeddings, pastLength);
   const present: KeyValue[] = [];
-  dec.bert.encoder.layer.forEach((layer, i) => {
-    const out = textLayer(e, x, layer, { selfMask, encoderStates, crossMask, past: past[i] });
+  layers.forEach((layer, i) => {
+    const out = textLayer(e, x, layer, { selfMask, cross: crossKv[i], crossMask, past: past[i] });
     x = out.output;
     present.push(out.present);
   });
   g.output(lmHead(e, x, dec.cls), floats('logits', ['batch', 'sequence', t.vocab_size], 'next-token logits: position t predicts the token after it'));
+  const total = cacheDims(model, 'total_sequence');
   present.forEach((kv, i) => {
-    g.output(kv.key, floats(`present.${i}.key`, ['batch', heads, 'total_sequence', headDim], `layer ${i} keys of past + new tokens: the next step's past_key_values.${i}.key`));
-    g.output(kv.value, floats(`present.${i}.value`, ['batch', heads, 'total_sequence', headDim], `layer ${i} values of past + new tokens`));
+    g.output(kv.key, floats(`present.${i}.key`, total.dims, `layer ${i} keys of past + new tokens: the next step's past_key_values.${i}.key`));
+    g.output(kv.value, floats(`present.${i}.value`, total.dims, `layer ${i} values of past + new tokens`));
   });
   return g;
 }
@@ -138,10 +173,12 @@ export function buildGraphs(model: BlipModel, mode: LinearMode = 'float', only?:
     out.set('itm', () => itm(model, mode));
   }
   if (model instanceof BlipForConditionalGeneration || model instanceof BlipForPreTraining) {
+    out.set('caption_cross_kv', () => crossKeyValues(model, model.textDecoder, 'caption_cross_kv', mode));
     out.set('caption_decoder', () => decoder(model, model.textDecoder, 'caption_decoder', mode));
   }
   if (model instanceof BlipForQuestionAnswering) {
     out.set('question_encoder', () => questionEncoder(model, mode));
+    out.set('answer_cross_kv', () => crossKeyValues(model, model.textDecoder, 'answer_cross_kv', mode));
     out.set('answer_decoder', () => decoder(model, model.textDecoder, 'answer_decoder', mode));
   }
   if (only) {

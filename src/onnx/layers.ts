@@ -148,29 +148,35 @@ export interface KeyValue {
   value: string;
 }
 
-/**
- * BERT attention with its post-norm residual, LN(x + dense(attn(x, kv))). With `past`, the new keys
- * and values are appended to the cached ones; `present` returns the full [B, H, T, d] cache.
- */
-export function textAttention(e: Emit, x: string, kv: string, mask: string | undefined, attn: TextAttention, past?: KeyValue): { output: string; present: KeyValue } {
-  const g = e.g;
+/** Keys and values [B, H, T, d] an attention block computes from `kv` [B, T, W]. */
+export function keyValues(e: Emit, kv: string, attn: TextAttention): KeyValue {
   const s = attn.self;
   const d = s.width / s.heads;
-  let key = splitHeads(e, linear(e, kv, s.key), s.heads, d);
-  let value = splitHeads(e, linear(e, kv, s.value), s.heads, d);
+  return { key: splitHeads(e, linear(e, kv, s.key), s.heads, d), value: splitHeads(e, linear(e, kv, s.value), s.heads, d) };
+}
+
+/**
+ * BERT attention with its post-norm residual, LN(x + dense(attn(x, kv))). `kv` is the states to
+ * project, or their keys/values already projected (a decoder's cross-attention, computed once). With
+ * `past`, the new keys and values are appended to the cached ones; `present` returns the full cache.
+ */
+export function textAttention(e: Emit, x: string, kv: string | KeyValue, mask: string | undefined, attn: TextAttention, past?: KeyValue): { output: string; present: KeyValue } {
+  const g = e.g;
+  const s = attn.self;
+  let { key, value } = typeof kv === 'string' ? keyValues(e, kv, attn) : kv;
   if (past) {
     key = g.op('Concat', [past.key, key], { axis: 2 });
     value = g.op('Concat', [past.value, value], { axis: 2 });
   }
-  const context = attendHeads(e, splitHeads(e, linear(e, x, s.query), s.heads, d), key, value, s.width, s.heads, mask);
+  const context = attendHeads(e, splitHeads(e, linear(e, x, s.query), s.heads, s.width / s.heads), key, value, s.width, s.heads, mask);
   const output = layerNorm(e, g.op('Add', [x, linear(e, context, attn.output.dense)]), attn.output.layerNorm);
   return { output, present: { key, value } };
 }
 
 export interface TextLayerInputs {
   selfMask: string;
-  /** States to cross-attend to; without them the layer skips cross-attention. */
-  encoderStates?: string;
+  /** States to cross-attend to, or their projected keys/values; without them the layer skips cross-attention. */
+  cross?: string | KeyValue;
   /** Additive cross mask; none when every encoder token is attended to (image tokens). */
   crossMask?: string;
   past?: KeyValue;
@@ -181,7 +187,7 @@ export function textLayer(e: Emit, x: string, layer: TextLayer, inputs: TextLaye
   const g = e.g;
   const self = textAttention(e, x, x, inputs.selfMask, layer.attention, inputs.past);
   let h = self.output;
-  if (inputs.encoderStates) h = textAttention(e, h, inputs.encoderStates, inputs.crossMask, layer.crossattention).output;
+  if (inputs.cross) h = textAttention(e, h, inputs.cross, inputs.crossMask, layer.crossattention).output;
   const ffn = linear(e, gelu(e, linear(e, h, layer.intermediate.dense)), layer.output.dense);
   return { output: layerNorm(e, g.op('Add', [h, ffn]), layer.output.layerNorm), present: self.present };
 }

@@ -109,27 +109,32 @@ export class OnnxBlipModel {
     return past;
   }
 
+  /** The cross-attention keys/values of a decoder over `states`, as the decoder graph's inputs. */
+  private crossKeyValues(graph: 'caption_cross_kv' | 'answer_cross_kv', states: tf.Tensor): Record<string, Output> {
+    return this.run(graph, { encoder_hidden_states: hostFloats(states) });
+  }
+
   decode(inputIds: tf.Tensor, attentionMask: tf.Tensor, imageEmbeds: tf.Tensor): { logits: tf.Tensor } {
     const out = this.run('caption_decoder', {
-      input_ids: hostIds(inputIds), attention_mask: hostIds(attentionMask), encoder_hidden_states: hostFloats(imageEmbeds), ...this.noPast(inputIds.shape[0]!),
+      input_ids: hostIds(inputIds), attention_mask: hostIds(attentionMask), ...this.crossKeyValues('caption_cross_kv', imageEmbeds), ...this.noPast(inputIds.shape[0]!),
     });
     return { logits: toTensor(out.logits!) };
   }
 
   decodeAnswer(answerIds: tf.Tensor, answerMask: tf.Tensor, questionStates: tf.Tensor, questionMask: tf.Tensor): { logits: tf.Tensor } {
     const out = this.run('answer_decoder', {
-      input_ids: hostIds(answerIds), attention_mask: hostIds(answerMask), encoder_hidden_states: hostFloats(questionStates),
+      input_ids: hostIds(answerIds), attention_mask: hostIds(answerMask), ...this.crossKeyValues('answer_cross_kv', questionStates),
       encoder_attention_mask: hostIds(questionMask), ...this.noPast(answerIds.shape[0]!),
     });
     return { logits: toTensor(out.logits!) };
   }
 
-  /** A key/value-cached decoder over the caption_decoder graph, cross-attending to `imageEmbeds` (generation uses it). */
+  /** A key/value-cached decoder over the caption graphs, cross-attending to `imageEmbeds` (generation uses it). */
   cachedDecoder(imageEmbeds: tf.Tensor): OnnxCachedDecoder {
     const t = this.config.text_config;
-    const encoder = { data: imageEmbeds.dataSync() as Float32Array, dims: imageEmbeds.shape };
+    const cross = this.crossKeyValues('caption_cross_kv', imageEmbeds);
     const cache = { layers: this.decoderLayers, heads: t.num_attention_heads, headDim: t.hidden_size / t.num_attention_heads };
-    return new OnnxCachedDecoder((feeds) => this.run('caption_decoder', feeds), encoder, cache);
+    return new OnnxCachedDecoder((feeds) => this.run('caption_decoder', feeds), cross, cache);
   }
 
   async dispose(): Promise<void> {

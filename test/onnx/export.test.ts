@@ -27,12 +27,12 @@ describe('dlip export onnx', () => {
     const out = join(work, 'onnx');
     const run = spawnSync(process.execPath, [BIN, 'export', 'onnx', '--model', join(work, 'model'), '--out', out], { encoding: 'utf8' });
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /BlipForPreTraining, 4 graphs \(float\), opset 17/);
+    assert.match(run.stdout, /BlipForPreTraining, 5 graphs \(float\), opset 17/);
 
     const manifest = JSON.parse(readFileSync(join(out, 'onnx_config.json'), 'utf8')) as OnnxManifest;
     assert.equal(manifest.format, 'dlip-onnx');
     assert.equal(manifest.opset, 17);
-    assert.deepEqual(Object.keys(manifest.graphs), ['image_encoder', 'text_encoder', 'itm', 'caption_decoder']);
+    assert.deepEqual(Object.keys(manifest.graphs), ['image_encoder', 'text_encoder', 'itm', 'caption_cross_kv', 'caption_decoder']);
     assert.equal(manifest.image.size, 16);
     for (const [name, entry] of Object.entries(manifest.graphs)) {
       assert.equal(statSync(join(out, entry.file)).size, entry.bytes, `${name}: size`);
@@ -43,6 +43,8 @@ describe('dlip export onnx', () => {
     }
     const decoder = manifest.graphs.caption_decoder!;
     assert.deepEqual(decoder.inputs.find((i) => i.name === 'past_key_values.1.value')?.dims, ['batch', 2, 'past_sequence', 4]);
+    assert.deepEqual(decoder.inputs.find((i) => i.name === 'cross_key_values.0.key')?.dims, ['batch', 2, 'encoder_sequence', 4]);
+    assert.deepEqual(manifest.graphs.caption_cross_kv!.outputs.map((o) => o.name), ['cross_key_values.0.key', 'cross_key_values.0.value', 'cross_key_values.1.key', 'cross_key_values.1.value']);
     assert.deepEqual(manifest.graphs.text_encoder!.inputs[0]!.dims, ['batch', 'sequence']);
 
     // The tokenizer files beside the graphs reproduce dlip's tokenizer.
@@ -53,6 +55,6 @@ describe('dlip export onnx', () => {
 
     const wrong = spawnSync(process.execPath, [BIN, 'export', 'onnx', '--model', join(work, 'model'), '--out', join(work, 'x'), '--graphs', 'answer_decoder'], { encoding: 'utf8' });
     assert.notEqual(wrong.status, 0);
-    assert.match(wrong.stderr, /BlipForPreTraining has no answer_decoder graph; it exports image_encoder, text_encoder, itm, caption_decoder/);
+    assert.match(wrong.stderr, /BlipForPreTraining has no answer_decoder graph; it exports image_encoder, text_encoder, itm, caption_cross_kv, caption_decoder/);
   });
 });

@@ -106,6 +106,7 @@ function presentAsPast(out: Record<string, { data: Float32Array; dims: number[] 
  */
 async function checkDecoder(
   model: BlipModel,
+  crossSession: OnnxSession,
   session: OnnxSession,
   encoder: { data: Float32Array; dims: number[] },
   encoderMask: Int32Array | undefined,
@@ -114,7 +115,7 @@ async function checkDecoder(
 ) {
   const [batch, length] = x.dims as [number, number];
   const layers = model.config.text_config.num_hidden_layers;
-  const extra: Record<string, HostTensor> = { encoder_hidden_states: floats(encoder.data, encoder.dims) };
+  const extra: Record<string, HostTensor> = { ...(await crossSession.run({ encoder_hidden_states: floats(encoder.data, encoder.dims) })) };
   if (encoderMask) extra.encoder_attention_mask = int64s(encoderMask, [batch, encoderMask.length / batch]);
   const full = await session.run({ input_ids: int64s(x.ids, x.dims), attention_mask: int64s(x.mask, x.dims), ...extra, ...emptyPast(model, batch) });
   assertClose(full.logits!, expected, 'logits (prefill)');
@@ -137,7 +138,7 @@ async function checkCaption(model: BlipForConditionalGeneration | BlipForPreTrai
     assertClose(image.image_embeds!, embeds, 'image_embeds');
     return model.decode(idsT(x.ids, x.dims), idsT(x.mask, x.dims), embeds).logits;
   });
-  await checkDecoder(model, graphs.get('caption_decoder')!, image.image_embeds!, undefined, x, expected);
+  await checkDecoder(model, graphs.get('caption_cross_kv')!, graphs.get('caption_decoder')!, image.image_embeds!, undefined, x, expected);
   expected.dispose();
 }
 
@@ -154,7 +155,7 @@ async function checkVqa(model: BlipForQuestionAnswering, graphs: Map<GraphName, 
     assertClose(question.question_embeds!, states, 'question_embeds');
     return model.decodeAnswer(idsT(a.ids, a.dims), idsT(a.mask, a.dims), states, qmask).logits;
   });
-  await checkDecoder(model, graphs.get('answer_decoder')!, question.question_embeds!, q.mask, a, expected);
+  await checkDecoder(model, graphs.get('answer_cross_kv')!, graphs.get('answer_decoder')!, question.question_embeds!, q.mask, a, expected);
   expected.dispose();
 }
 
@@ -187,7 +188,7 @@ describe('ONNX export matches the TypeScript model (onnxruntime-node)', () => {
     it(`hf-blip-tiny captioning${label}: caption decoder, prefill and cached step`, async () => {
       const model = await fixtureModel<BlipForConditionalGeneration>('captioning', 'BlipForConditionalGeneration', set);
       const graphs = await sessions(model);
-      assert.deepEqual([...graphs.keys()], ['image_encoder', 'caption_decoder']);
+      assert.deepEqual([...graphs.keys()], ['image_encoder', 'caption_cross_kv', 'caption_decoder']);
       await eachShape((b, l, s) => checkCaption(model, graphs, b, l, s));
       model.dispose();
     });
@@ -195,7 +196,7 @@ describe('ONNX export matches the TypeScript model (onnxruntime-node)', () => {
     it(`hf-blip-tiny vqa${label}: question encoder, answer decoder`, async () => {
       const model = await fixtureModel<BlipForQuestionAnswering>('vqa', 'BlipForQuestionAnswering', set);
       const graphs = await sessions(model);
-      assert.deepEqual([...graphs.keys()], ['image_encoder', 'question_encoder', 'answer_decoder']);
+      assert.deepEqual([...graphs.keys()], ['image_encoder', 'question_encoder', 'answer_cross_kv', 'answer_decoder']);
       await eachShape((b, l, s) => checkVqa(model, graphs, b, l, s));
       model.dispose();
     });
@@ -205,7 +206,7 @@ describe('ONNX export matches the TypeScript model (onnxruntime-node)', () => {
     const model = createModel(loadPreset('tiny-student'), 'BlipForPreTraining') as BlipForPreTraining;
     initParameters(model, 7);
     const graphs = await sessions(model);
-    assert.deepEqual([...graphs.keys()], ['image_encoder', 'text_encoder', 'itm', 'caption_decoder']);
+    assert.deepEqual([...graphs.keys()], ['image_encoder', 'text_encoder', 'itm', 'caption_cross_kv', 'caption_decoder']);
     await eachShape(async (b, l, s) => {
       await checkRetrieval(model, graphs, b, l, s);
       await checkCaption(model, graphs, b, l, s);
