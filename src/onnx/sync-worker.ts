@@ -15,8 +15,12 @@ interface WorkerInput {
 const { graphs, threads, flag, port } = workerData as WorkerInput;
 const signal = new Int32Array(flag);
 
-function reply(message: unknown): void {
-  port.postMessage(message);
+function reply(message: unknown, transfer: ArrayBuffer[] = []): void {
+  try {
+    port.postMessage(message, [...new Set(transfer)]);
+  } catch {
+    port.postMessage(message); // a buffer that cannot move is copied instead
+  }
   Atomics.store(signal, 0, 1);
   Atomics.notify(signal, 0);
 }
@@ -36,7 +40,8 @@ port.on('message', (request: { graph: string; feeds: Record<string, HostTensor> 
     return;
   }
   session.run(request.feeds).then(
-    (out) => reply({ ok: true, out }),
+    // The outputs' buffers move to the caller instead of being copied (logits and caches are megabytes a step).
+    (out) => reply({ ok: true, out }, Object.values(out).map((t) => t.data.buffer as ArrayBuffer)),
     (err: Error) => reply({ ok: false, error: err.message }),
   );
 });
