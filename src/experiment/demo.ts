@@ -41,10 +41,21 @@ const QUICK: Partial<GridInput> = {
 };
 
 /**
- * Seconds per unit of work of each stage kind (training samples, examples scored), measured on a 2-core
- * VM, so that the first run already shows an ETA; the run's own measurements replace them as they come.
+ * Seconds per unit of work of each stage kind (training samples, examples scored), from the full demo
+ * of 2026-12-02 on a 2-core VM that other jobs shared (so they overestimate an idle machine), so that a
+ * first run already shows an ETA; the run's own measurements replace them stage kind by stage kind.
  */
-export const DEMO_PRIORS: Priors = {};
+export const DEMO_PRIORS: Priors = {
+  'score-teacher': { seconds: 169, work: 200 },
+  'finetune-vqa-teacher': { seconds: 564, work: 1920 },
+  'score-vqa': { seconds: 39, work: 300 },
+  'distill': { seconds: 1740, work: 4800 },
+  'score': { seconds: 28, work: 400 },
+  'distill-vqa': { seconds: 282, work: 1920 },
+  'train-no-kd': { seconds: 455, work: 4800 },
+  'train-vqa-no-kd': { seconds: 58, work: 1920 },
+  'latency': { seconds: 63, work: 2 },
+};
 
 export interface DemoOptions {
   quick?: boolean;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { demoGrid, DEMO_PRIORS } from '../../experiment/demo.js';
 import { Experiment } from '../../experiment/experiment.js';
+import { describeEstimate } from '../../experiment/stages.js';
 import { resultsCsv, resultsMarkdown } from '../../experiment/tables.js';
 import { positiveNum } from '../options.js';
 import { stageProgress } from '../stage-progress.js';
@@ -20,7 +21,7 @@ interface DemoFlags {
 export async function runExperiment(experiment: Experiment, dryRun: boolean | undefined): Promise<void> {
   const { runner, out } = experiment;
   if (dryRun) {
-    process.stdout.write(`${runner.stages.length} stages in ${out}, in the order they run:\n${runner.describe().join('\n')}\n`);
+    process.stdout.write(`${runner.stages.length} stages in ${out}, in the order they run:\n${runner.describe().join('\n')}\ntime left: ${describeEstimate(runner.remaining(-1))}\n`);
     return;
   }
   await experiment.run(stageProgress());
