@@ -23,6 +23,7 @@ import type { Dataset } from '../data/manifest.js';
 import { builtinWorld } from '../data/world/synth.js';
 import { distill } from '../distill/distill.js';
 import { loadRecipe } from '../distill/recipe.js';
+import type { Recipe } from '../distill/recipe.js';
 import { recipeForTask } from '../distill/tasks.js';
 import { taskCost } from '../eval/cost.js';
 import { measureLatency } from '../eval/latency.js';
@@ -59,8 +60,27 @@ export interface Cell {
   /** "dlip-default/tiny-student/seed 0": the model's name in results.json. */
   name: string;
   dir: string;
-  /** The recipe of its VQA distillation: its own, or no-kd when none of its KD terms reads a VQA model's parts. */
+  /** Whether its recipe has KD terms (the stage kinds of distillation and plain training differ in rate). */
+  kd: boolean;
+  /** The recipe of its VQA distillation: its own, or the baseline when none of its KD terms reads a VQA model's parts. */
   vqaRecipe: string;
+  vqaKd: boolean;
+}
+
+/** Images and questions each score stage evaluates. */
+interface TestCounts {
+  images: number;
+  questions: number;
+}
+
+/** Whether any KD term of the recipe reads a part that a VQA model has. */
+function appliesToVqa(recipe: Recipe): boolean {
+  try {
+    recipeForTask(recipe, 'vqa', () => {});
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The file name a recipe or student spec stands for: a shipped name as it is, a file or folder by its base name. */
@@ -91,6 +111,7 @@ export class Experiment {
     readonly teacher: string,
     readonly dataset: Dataset,
     readonly cells: Cell[],
+    private readonly testCounts: TestCounts,
   ) {
     this.runner = new StageRunner(this.stages(), join(out, 'timings.json'), options.priors);
   }
@@ -108,7 +129,12 @@ export class Experiment {
   static async plan(options: ExperimentOptions): Promise<Experiment> {
     const { grid } = options;
     const out = resolve(options.out);
-    const recipes = new Map(grid.recipes.map((r) => [r, loadRecipe(r)]));
+    const loaded = new Map(grid.recipes.map((r) => [r, loadRecipe(r)]));
+    const hasKd = (r: string) => loaded.get(r)!.terms.length > 0;
+    const recipes = new Map(grid.recipes.map((r) => {
+      const vqaRecipe = appliesToVqa(loaded.get(r)!) ? r : grid.baseline;
+      return [r, { kd: hasKd(r), vqaRecipe, vqaKd: hasKd(vqaRecipe) }];
+    }));
     const names = grid.recipes.map(specName);
     const clash = names.find((n, i) => names.indexOf(n) !== i);
     if (clash) throw new Error(`two recipes would share the cell folder "${clash}"; rename one of the recipe files`);
@@ -134,26 +160,23 @@ export class Experiment {
     for (const seed of grid.seeds) {
       for (const student of grid.students) {
         for (const recipe of grid.recipes) {
-          const vqaApplies = (() => {
-            try {
-              recipeForTask(recipes.get(recipe)!, 'vqa', () => {});
-              return true;
-            } catch {
-              return false;
-            }
-          })();
           cells.push({
+            ...recipes.get(recipe)!,
             recipe,
             student: existsSync(student) ? resolve(student) : student,
             seed,
             name: `${specName(recipe)}/${specName(student)}/seed ${seed}`,
             dir: join(out, 'cells', specName(recipe), specName(student), `seed-${seed}`),
-            vqaRecipe: vqaApplies ? recipe : grid.baseline,
           });
         }
       }
     }
-    return new Experiment(options, out, teacher, dataset, cells);
+    const limit = grid.limit ?? Infinity;
+    const testCounts = {
+      images: Math.min(limit, dataset.captions('test').images.length),
+      questions: grid.tasks.includes('vqa') ? Math.min(limit, dataset.vqa('test').length) : 0,
+    };
+    return new Experiment(options, out, teacher, dataset, cells, testCounts);
   }
 
   /** Saves the shared settings (a later run with other values is refused) and runs the stages not done. */
@@ -164,15 +187,6 @@ export class Experiment {
       await writeJsonAtomic(file, sharedSettings(this.grid));
     }
     await this.runner.run(progress);
-  }
-
-  /** Images and questions each score stage evaluates. */
-  private get testCounts(): { images: number; questions: number } {
-    const limit = this.grid.limit ?? Infinity;
-    return {
-      images: Math.min(limit, this.dataset.captions('test').images.length),
-      questions: this.grid.tasks.includes('vqa') ? Math.min(limit, this.dataset.vqa('test').length) : 0,
-    };
   }
 
   private get common() {
@@ -194,9 +208,8 @@ export class Experiment {
       stages.push(this.scoreStage('score teacher VQA', 'score-vqa', () => join(dir, 'model'), 'BlipForQuestionAnswering', ['vqa'], join(teacherDir, 'vqa-score.json')));
     }
     for (const cell of this.cells) {
-      const kd = loadRecipe(cell.recipe).terms.length > 0;
       const distillDir = join(cell.dir, 'distill');
-      stages.push(this.trainStage(`distill ${cell.name}`, kd ? 'distill' : 'train-no-kd', distillDir, g.steps, false, (hooks) =>
+      stages.push(this.trainStage(`distill ${cell.name}`, cell.kd ? 'distill' : 'train-no-kd', distillDir, g.steps, false, (hooks) =>
         distill({
           ...this.common, teacher: this.teacher, student: cell.student, recipe: cell.recipe, out: distillDir, steps: g.steps, seed: cell.seed,
           lr: g.lr, warmupSteps: g.warmupSteps, resume: hasCheckpoint(distillDir),
@@ -205,8 +218,7 @@ export class Experiment {
       if (scored.length) stages.push(this.scoreStage(`score ${cell.name}`, 'score', final, 'BlipForPreTraining', scored, join(cell.dir, 'score.json')));
       if (withVqa) {
         const vqaDir = join(cell.dir, 'vqa');
-        const vqaKd = loadRecipe(cell.vqaRecipe).terms.length > 0;
-        stages.push(this.trainStage(`VQA ${cell.name}${cell.vqaRecipe === cell.recipe ? '' : ` (${cell.vqaRecipe}: no ${specName(cell.recipe)} term reads VQA)`}`, vqaKd ? 'distill-vqa' : 'train-vqa-no-kd', vqaDir, g.vqaSteps, true, (hooks) =>
+        stages.push(this.trainStage(`VQA ${cell.name}${cell.vqaRecipe === cell.recipe ? '' : ` (${cell.vqaRecipe}: no ${specName(cell.recipe)} term reads VQA)`}`, cell.vqaKd ? 'distill-vqa' : 'train-vqa-no-kd', vqaDir, g.vqaSteps, true, (hooks) =>
           distill({
             ...this.common, task: 'vqa', teacher: join(teacherDir, 'vqa', 'model'), student: final(), recipe: cell.vqaRecipe, out: vqaDir, steps: g.vqaSteps,
             seed: cell.seed, lr: g.vqaLr, warmupSteps: g.vqaWarmupSteps, resume: hasCheckpoint(vqaDir),
@@ -374,8 +386,9 @@ export class Experiment {
   private async examples(reports: Map<string, EvalReport[]>): Promise<{ examples: Example[]; exampleImages: Record<string, string> }> {
     const count = this.grid.examples;
     if (count === 0) return { examples: [], exampleImages: {} };
-    const images = this.dataset.captions('test').images.slice(0, Math.min(count, this.grid.limit ?? Infinity));
-    const byId = new Map(this.dataset.captions('test').images.map((i) => [i.imageId, i.image]));
+    const test = this.dataset.captions('test').images;
+    const images = test.slice(0, Math.min(count, this.grid.limit ?? Infinity));
+    const byId = new Map(test.map((i) => [i.imageId, i.image]));
     const questions = this.grid.tasks.includes('vqa') ? this.dataset.vqa('test').slice(0, this.grid.limit) : [];
     const examples: Example[] = images.map((img) => {
       const asked = questions.filter((q) => byId.get(img.imageId) === q.image);

@@ -26,8 +26,7 @@ const scoredTasks = (results: Results): Task[] => TASKS.filter((t) => models(res
 
 /** One row per model and task: cost, latency of the task's workload, every metric, retained and KD gain. */
 export function resultsCsv(results: Results): string {
-  const metricKeys = Object.fromEntries(TASKS.map((t) => [t, [...new Set(models(results).flatMap((m) => Object.keys(m.scores[t] ?? {})))].sort()])) as Record<Task, string[]>;
-  const allKeys = [...new Set(TASKS.flatMap((t) => metricKeys[t]))];
+  const allKeys = [...new Set(TASKS.flatMap((t) => models(results).flatMap((m) => Object.keys(m.scores[t] ?? {})).sort()))];
   const rows: (string | number | undefined)[][] = [];
   for (const m of models(results)) {
     const byTask = new Map(decisions(results, m).map((d) => [d.task, d]));

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { readGrid } from '../../experiment/grid.js';
 import { Experiment } from '../../experiment/experiment.js';
-import { runExperiment } from './demo.js';
+import { runExperiment } from '../run-experiment.js';
 
 export function registerAblate(program: Command): void {
   program

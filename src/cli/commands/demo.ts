@@ -1,36 +1,15 @@
 // `dlip demo`: the README's first command — the whole distillation path on the built-in world.
 import type { Command } from 'commander';
-import { join } from 'node:path';
-import { writeFileAtomic } from '../../io/atomic.js';
 import { demoGrid, DEMO_PRIORS } from '../../experiment/demo.js';
 import { Experiment } from '../../experiment/experiment.js';
-import { describeEstimate } from '../../experiment/stages.js';
-import { resultsCsv, resultsMarkdown } from '../../experiment/tables.js';
 import { positiveNum } from '../options.js';
-import { stageProgress } from '../stage-progress.js';
-import { writeReport } from '../../report/report.js';
+import { runExperiment } from '../run-experiment.js';
 
 interface DemoFlags {
   out: string;
   quick?: boolean;
   budget: number;
   dryRun?: boolean;
-}
-
-/** Plans an experiment, runs what is not done, writes results.json/.csv/.md and prints the summary. */
-export async function runExperiment(experiment: Experiment, dryRun: boolean | undefined): Promise<void> {
-  const { runner, out } = experiment;
-  if (dryRun) {
-    process.stdout.write(`${runner.stages.length} stages in ${out}, in the order they run:\n${runner.describe().join('\n')}\ntime left: ${describeEstimate(runner.remaining(-1))}\n`);
-    return;
-  }
-  await experiment.run(stageProgress());
-  const results = await experiment.writeResults();
-  await writeFileAtomic(join(out, 'results.md'), resultsMarkdown(results));
-  await writeFileAtomic(join(out, 'results.csv'), resultsCsv(results));
-  const report = await writeReport(out);
-  process.stdout.write(`\n${resultsMarkdown(results)}`);
-  process.stderr.write(`\nwritten: ${join(out, 'results.json')}, results.md, results.csv, and the report ${report}\n`);
 }
 
 export function registerDemo(program: Command): void {

@@ -1,0 +1,25 @@
+// What `dlip demo` and `dlip ablate` do with a planned experiment: list its stages (--dry-run), or run
+// what is not done, write results.json/.md/.csv and the report, and print the tables.
+import { join } from 'node:path';
+import { writeFileAtomic } from '../io/atomic.js';
+import type { Experiment } from '../experiment/experiment.js';
+import { describeEstimate } from '../experiment/stages.js';
+import { resultsCsv, resultsMarkdown } from '../experiment/tables.js';
+import { writeReport } from '../report/report.js';
+import { stageProgress } from './stage-progress.js';
+
+export async function runExperiment(experiment: Experiment, dryRun: boolean | undefined): Promise<void> {
+  const { runner, out } = experiment;
+  if (dryRun) {
+    process.stdout.write(`${runner.stages.length} stages in ${out}, in the order they run:\n${runner.describe().join('\n')}\ntime left: ${describeEstimate(runner.remaining(-1))}\n`);
+    return;
+  }
+  await experiment.run(stageProgress());
+  const results = await experiment.writeResults();
+  const markdown = resultsMarkdown(results);
+  await writeFileAtomic(join(out, 'results.md'), markdown);
+  await writeFileAtomic(join(out, 'results.csv'), resultsCsv(results));
+  const report = await writeReport(out);
+  process.stdout.write(`\n${markdown}`);
+  process.stderr.write(`\nwritten: ${join(out, 'results.json')}, results.md, results.csv, and the report ${report}\n`);
+}
