@@ -24,7 +24,7 @@ import { resolveConfig } from '../src/models/resolve.js';
 import { shippedModelDir } from '../src/models/shipped.js';
 import { initParameters } from '../src/nn/init.js';
 import { OnnxBlipModel } from '../src/onnx/runtime-model.js';
-import { median, report } from './util.js';
+import { median, report, intFlag } from './util.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -34,15 +34,7 @@ const { values: args } = parseArgs({
   strict: true,
 });
 
-function count(flag: string, raw: string | undefined, fallback: number, min: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) {
-    process.stderr.write(`onnx-speed: --${flag} ${raw} is not an integer ≥ ${min}\n`);
-    process.exit(2);
-  }
-  return n;
-}
+const count = (flag: string, raw: string | undefined, fallback: number, min: number) => intFlag('onnx-speed', flag, raw, fallback, min);
 
 const CAPTION_TOKENS = 20;
 const TEXT_TOKENS = 16;
