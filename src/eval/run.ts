@@ -13,9 +13,9 @@ import { BLIP_CAPTION_PROMPT, BLIP_GENERATION_LENGTHS } from '../data/caption-le
 import type { GenerationLengths } from '../data/caption-lengths.js';
 import { tf } from '../engine/backend.js';
 import { loadModel } from '../io/checkpoint.js';
-import type { BlipModel } from '../models/blip.js';
-import type { Architecture, BlipConfig } from '../models/config.js';
 import { OnnxBlipModel } from '../onnx/runtime-model.js';
+import { canAnswer, canCaption, isRetrieval } from './model-kinds.js';
+import type { Described, EvaluableModel } from './model-kinds.js';
 import { evaluateRetrieval } from './retrieval.js';
 import type { DenseMatrix } from './retrieval.js';
 import type { RetrievalModel } from './retrieval.js';
@@ -110,14 +110,6 @@ export interface EvalReport {
   };
   seconds: Record<string, number>;
 }
-
-/** A model to score: the TypeScript model, or its exported graphs running in onnxruntime (`runtime: 'onnx'`). */
-export type EvaluableModel = BlipModel | OnnxBlipModel;
-type Described = { config: BlipConfig; architecture: Architecture };
-
-const isRetrieval = (m: EvaluableModel): m is EvaluableModel & RetrievalModel & Described => m.architecture === 'BlipForImageTextRetrieval' || m.architecture === 'BlipForPreTraining';
-const canCaption = (m: EvaluableModel): m is EvaluableModel & CaptionModel & Described => m.architecture === 'BlipForConditionalGeneration' || m.architecture === 'BlipForPreTraining';
-const canAnswer = (m: EvaluableModel): m is EvaluableModel & VqaModel & Described => m.architecture === 'BlipForQuestionAnswering';
 
 /** With 'skip', the items whose image decodes, found first: scoring cannot lose an image half-way. */
 async function usable<T>(items: T[], image: (t: T) => string, source: (t: T) => string, o: EvalOptions, pool: DecodePool): Promise<T[]> {

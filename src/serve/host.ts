@@ -5,7 +5,7 @@
 import { HttpError } from './errors.js';
 import type { Gallery } from './gallery/gallery.js';
 import { ModelWorker } from './model-worker.js';
-import type { ModelInfo } from './protocol.js';
+import type { ModelInfo, Runtime } from './protocol.js';
 
 export interface SwapEvent {
   result: 'ok' | 'failed';
@@ -26,6 +26,8 @@ export class ModelHost {
 
   constructor(
     private readonly backend: string | undefined,
+    /** Every version, the first and each swapped-to, runs on it. */
+    private readonly runtime: Runtime,
     private readonly gallery: Gallery | undefined,
   ) {}
 
@@ -50,7 +52,7 @@ export class ModelHost {
   }
 
   private async load(spec: string): Promise<ModelWorker> {
-    const worker = await ModelWorker.start(spec, this.backend);
+    const worker = await ModelWorker.start(spec, this.backend, this.runtime);
     if (this.gallery && !worker.info!.capabilities.includes('embed')) {
       await worker.close();
       throw new Error(`${spec} is a ${worker.info!.architecture}: the gallery needs image-text embeddings (BlipForImageTextRetrieval or BlipForPreTraining)`);

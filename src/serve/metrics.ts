@@ -21,7 +21,7 @@ export class ServeMetrics {
     registers: [this.registry],
   });
   readonly queueDepth = new Gauge({ name: 'dlip_queue_depth', help: 'Items waiting for the model worker', registers: [this.registry] });
-  readonly model = new Gauge({ name: 'dlip_model_info', help: 'The model being served (value 1)', labelNames: ['spec', 'version', 'architecture'], registers: [this.registry] });
+  readonly model = new Gauge({ name: 'dlip_model_info', help: 'The model being served and what runs it: tfjs, onnx or onnx int8 (value 1)', labelNames: ['spec', 'version', 'architecture', 'runtime'], registers: [this.registry] });
   readonly swaps = new Counter({ name: 'dlip_model_swaps_total', help: 'Hot swaps by result', labelNames: ['result'], registers: [this.registry] });
   readonly galleryEntries = new Gauge({ name: 'dlip_gallery_entries', help: 'Entries in the gallery', registers: [this.registry] });
 
@@ -31,6 +31,6 @@ export class ServeMetrics {
 
   setModel(info: ModelInfo): void {
     this.model.reset();
-    this.model.set({ spec: info.spec, version: info.version, architecture: info.architecture }, 1);
+    this.model.set({ spec: info.spec, version: info.version, architecture: info.architecture, runtime: info.runtime }, 1);
   }
 }

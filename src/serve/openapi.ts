@@ -54,6 +54,7 @@ export function openApiDocument(): object {
           properties: {
             spec: { type: 'string' }, architecture: { type: 'string' }, version: { type: 'string' }, parameters: { type: 'integer' },
             imageSize: { type: 'integer' }, embeddingDim: { type: 'integer' }, capabilities: { type: 'array', items: { type: 'string', enum: ['embed', 'itm', 'caption', 'vqa'] } },
+            runtime: { type: 'string', enum: ['tfjs', 'onnx', 'onnx int8'], description: 'what runs the forward passes (dlip serve --runtime, --quantize)' },
             loadSeconds: { type: 'number' }, warmupSeconds: { type: 'number' },
           },
         },

@@ -1,5 +1,6 @@
 // What `dlip serve` can be told, with its defaults. The CLI parses flags into this; code calls
 // startServer() with it directly.
+import type { Runtime } from './protocol.js';
 
 export interface ServeOptions {
   /** Model folder, shipped model name or Hugging Face name. */
@@ -8,6 +9,8 @@ export interface ServeOptions {
   /** 0 picks a free port (tests). */
   port: number;
   backend?: string;
+  /** tfjs (the TypeScript model) or onnx (its graphs in onnxruntime-node, optionally int8); kept across hot swaps. */
+  runtime: Runtime;
   /** Gallery folder; no gallery endpoints without one. */
   gallery?: string;
   /** Required for anything but loopback; compared in constant time. */
@@ -41,6 +44,7 @@ export interface ServeOptions {
 export const SERVE_DEFAULTS: Omit<ServeOptions, 'model'> = {
   host: '127.0.0.1',
   port: 8080,
+  runtime: { engine: 'tfjs' },
   maxBatch: 16,
   maxWaitMs: 5,
   queueLimit: 256,

@@ -5,6 +5,18 @@
 /** What a served model can do, from its architecture. */
 export type Capability = 'embed' | 'itm' | 'caption' | 'vqa';
 
+/**
+ * What runs the forward passes: the TypeScript model in TensorFlow.js, or its graphs (exported in
+ * memory at load) in onnxruntime-node, optionally with int8 linear weights.
+ */
+export interface Runtime {
+  engine: 'tfjs' | 'onnx';
+  quantize?: 'int8';
+}
+
+/** How a runtime is named to users (model info, logs, metrics): tfjs, onnx or onnx int8, as `dlip eval` reports it. */
+export const runtimeLabel = (r: Runtime): string => (r.engine === 'onnx' && r.quantize ? `onnx ${r.quantize}` : r.engine);
+
 export interface ModelInfo {
   /** What the user named (folder, shipped name or hub name). */
   spec: string;
@@ -18,6 +30,8 @@ export interface ModelInfo {
   /** Width of the ITC embeddings; 0 when the model has no projections. */
   embeddingDim: number;
   capabilities: Capability[];
+  /** runtimeLabel of what runs it. */
+  runtime: string;
   /** Seconds to load and to warm up. */
   loadSeconds: number;
   warmupSeconds: number;
@@ -58,11 +72,14 @@ export interface JobValues {
 }
 
 export type ToWorker =
-  | { type: 'load'; spec: string }
-  | { type: 'run'; id: number; job: Job };
+  | { type: 'load'; spec: string; runtime: Runtime }
+  | { type: 'run'; id: number; job: Job }
+  /** Dispose of the model (onnxruntime's sessions live in a thread of their own) before the thread is ended. */
+  | { type: 'close' };
 
 export type FromWorker =
   | { type: 'loaded'; info: ModelInfo }
   | { type: 'load-failed'; message: string }
   | { type: 'result'; id: number; results: ItemResult<unknown>[]; seconds: number }
-  | { type: 'job-failed'; id: number; message: string };
+  | { type: 'job-failed'; id: number; message: string }
+  | { type: 'closed' };

@@ -1,28 +1,32 @@
 // The model side of serving, run inside the worker thread: loads a model, checks it can serve
 // (tokenizer vocabulary, finite outputs on a warm-up of every capability) and runs batches of jobs.
-// Inference goes through the same eval functions as `dlip eval` (generateCaptions, generateVqaAnswers).
+// Inference goes through the same eval functions as `dlip eval` (generateCaptions, generateVqaAnswers),
+// on the TypeScript model or, with the onnx runtime, on its graphs in onnxruntime (OnnxBlipModel).
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { tf } from '../engine/backend.js';
 import { loadModel, readManifest, resolveModelPath, sha256File, weightFiles } from '../io/checkpoint.js';
-import { BlipForConditionalGeneration, BlipForImageTextRetrieval, BlipForPreTraining, BlipForQuestionAnswering, l2Normalize } from '../models/blip.js';
-import type { BlipModel } from '../models/blip.js';
+import { l2Normalize } from '../models/blip.js';
+import { OnnxBlipModel } from '../onnx/runtime-model.js';
 import { loadRgb, normaliseToChw } from '../data/image.js';
 import { defaultTokenizer, PAD_ID, SEP_ID, VOCAB_SIZE } from '../data/tokenizer.js';
 import { preCaption, preQuestion } from '../data/text.js';
 import { generateCaptions } from '../eval/generate.js';
 import { generateVqaAnswers, rankVqaAnswers } from '../eval/vqa.js';
-import type { Capability, GenerationParams, ItemResult, Job, JobKind, JobValues, ModelInfo } from './protocol.js';
+import { canAnswer, canCaption, isRetrieval } from '../eval/model-kinds.js';
+import type { EvaluableModel } from '../eval/model-kinds.js';
+import { runtimeLabel } from './protocol.js';
+import type { Capability, GenerationParams, ItemResult, Job, JobKind, JobValues, ModelInfo, Runtime } from './protocol.js';
 
 /** BLIP's text length for retrieval and questions (capped by the model's position table). */
 const TEXT_TOKENS = 35;
 
-function capabilities(model: BlipModel): Capability[] {
+function capabilities(model: EvaluableModel): Capability[] {
   const caps: Capability[] = [];
-  if (model instanceof BlipForImageTextRetrieval) caps.push('embed', 'itm');
-  if (model instanceof BlipForConditionalGeneration || model instanceof BlipForPreTraining) caps.push('caption');
-  if (model instanceof BlipForQuestionAnswering) caps.push('vqa');
+  if (isRetrieval(model)) caps.push('embed', 'itm');
+  if (canCaption(model)) caps.push('caption');
+  if (canAnswer(model)) caps.push('vqa');
   return caps;
 }
 
@@ -42,15 +46,19 @@ const fail = <T>(status: number, code: string, message: string): Outcome<T> => (
 
 export class ModelRunner {
   private constructor(
-    readonly model: BlipModel,
+    readonly model: EvaluableModel,
     readonly info: ModelInfo,
   ) {}
 
-  /** Loads `spec`, refuses a model the tokenizer cannot drive, warms every capability up. */
-  static async load(spec: string): Promise<ModelRunner> {
+  /**
+   * Loads `spec`, refuses a model the tokenizer cannot drive, puts it on `runtime`, warms every
+   * capability up (on that runtime: the warm-up checks what will serve).
+   */
+  static async load(spec: string, runtime: Runtime): Promise<ModelRunner> {
     const started = performance.now();
     const dir = await resolveModelPath(spec);
-    const { model } = await loadModel(dir);
+    const loaded = (await loadModel(dir)).model;
+    let model: EvaluableModel = loaded;
     try {
       const t = model.config.text_config;
       if (t.vocab_size < VOCAB_SIZE) {
@@ -62,20 +70,27 @@ export class ModelRunner {
         dir,
         architecture: model.architecture,
         version: await weightsVersion(dir),
-        parameters: model.parameterCount(),
+        parameters: loaded.parameterCount(),
         imageSize: model.config.vision_config.image_size,
         embeddingDim: caps.includes('embed') ? model.config.image_text_hidden_size : 0,
         capabilities: caps,
-        loadSeconds: (performance.now() - started) / 1000,
+        runtime: runtimeLabel(runtime),
+        loadSeconds: 0,
         warmupSeconds: 0,
       };
+      if (runtime.engine === 'onnx') {
+        model = OnnxBlipModel.fromModel(loaded, { quantize: runtime.quantize });
+        // The graphs hold their own copy of the weights; the tfjs one would only take memory.
+        loaded.dispose();
+      }
+      info.loadSeconds = (performance.now() - started) / 1000;
       const runner = new ModelRunner(model, info);
       const warm = performance.now();
       await runner.warmUp();
       info.warmupSeconds = (performance.now() - warm) / 1000;
       return runner;
     } catch (err) {
-      model.dispose();
+      await model.dispose(); // the tfjs model, or the graphs that replaced it (it is disposed then)
       throw err;
     }
   }
@@ -153,8 +168,8 @@ export class ModelRunner {
     }
   }
 
-  private retrieval(): BlipForImageTextRetrieval {
-    if (!(this.model instanceof BlipForImageTextRetrieval)) throw new Error(`a ${this.model.architecture} has no ITC/ITM heads`);
+  private retrieval() {
+    if (!isRetrieval(this.model)) throw new Error(`a ${this.model.architecture} has no ITC/ITM heads`);
     return this.model;
   }
 
@@ -216,6 +231,7 @@ export class ModelRunner {
   private async generate(kind: 'caption', items: Uint8Array[], params: GenerationParams): Promise<Outcome<{ text: string; logProb: number }>[]>;
   private async generate(kind: 'vqa', items: { image: Uint8Array; question: string }[], params: GenerationParams): Promise<Outcome<{ text: string; logProb: number }>[]>;
   private async generate(kind: 'caption' | 'vqa', items: (Uint8Array | { image: Uint8Array; question: string })[], params: GenerationParams): Promise<Outcome<{ text: string; logProb: number }>[]> {
+    const model = this.model;
     const tokenizer = defaultTokenizer();
     const prompt = kind === 'caption' ? ModelRunner.promptIds(params.prompt) : [];
     const positions = this.model.config.text_config.max_position_embeddings;
@@ -229,11 +245,9 @@ export class ModelRunner {
     if (!tensor) return ModelRunner.spread(errors, []);
     const options = { numBeams: params.beams, maxLength: params.maxLength, minLength: params.minLength };
     let generated;
-    if (kind === 'caption') {
-      const model = this.model as BlipForConditionalGeneration | BlipForPreTraining;
+    if (kind === 'caption' && canCaption(model)) {
       generated = generateCaptions(model, tensor, { ...options, prompt });
-    } else {
-      const model = this.model as BlipForQuestionAnswering;
+    } else if (kind === 'vqa' && canAnswer(model)) {
       const questions = items.filter((_, i) => !errors[i]).map((it) => preQuestion((it as { question: string }).question));
       const q = tokenizer.encodeToTensors(questions, { maxLength: this.textTokens(), firstToken: 'enc' });
       try {
@@ -241,6 +255,9 @@ export class ModelRunner {
       } finally {
         tf.dispose([q.inputIds, q.attentionMask]);
       }
+    } else {
+      tensor.dispose();
+      throw new Error(`a ${model.architecture} cannot run ${kind}`); // run() checked the capability first
     }
     tensor.dispose();
     return ModelRunner.spread(errors, generated.map((g) => ({ text: tokenizer.decode(g.tokens), logProb: g.logProb })));
@@ -248,6 +265,8 @@ export class ModelRunner {
 
   /** BLIP's rank_answer over `answers`: first-token probabilities, then the top 128 by sequence likelihood. */
   private async rankAnswers(items: { image: Uint8Array; question: string }[], answers: string[]): Promise<Outcome<JobValues['vqa-rank']>[]> {
+    const model = this.model;
+    if (!canAnswer(model)) throw new Error(`a ${model.architecture} cannot answer questions`);
     const tokenizer = defaultTokenizer();
     const { tensor, errors } = await this.pixels(items.map((it) => it.image));
     if (!tensor) return ModelRunner.spread(errors, []);
@@ -255,14 +274,14 @@ export class ModelRunner {
     const q = tokenizer.encodeToTensors(questions, { maxLength: this.textTokens(), firstToken: 'enc' });
     const candidates = answers.map((a) => tokenizer.encodeOne(a).slice(1, -1));
     try {
-      const ranked = rankVqaAnswers(this.model as BlipForQuestionAnswering, tensor, q.inputIds, q.attentionMask, candidates, { k: Math.min(128, answers.length), padTokenId: PAD_ID });
+      const ranked = rankVqaAnswers(model, tensor, q.inputIds, q.attentionMask, candidates, { k: Math.min(128, answers.length), padTokenId: PAD_ID });
       return ModelRunner.spread(errors, ranked.map((r) => ({ index: r.index, score: r.score })));
     } finally {
       tf.dispose([q.inputIds, q.attentionMask, tensor]);
     }
   }
 
-  dispose(): void {
-    this.model.dispose();
+  async dispose(): Promise<void> {
+    await this.model.dispose();
   }
 }

@@ -31,6 +31,9 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
   if (!isLoopback(options.host) && !options.apiKey) {
     throw new Error(`--host ${options.host} makes the server reachable from other machines: give --api-key or --api-key-file (or serve on 127.0.0.1)`);
   }
+  if (options.runtime.quantize && options.runtime.engine !== 'onnx') {
+    throw new Error(`--quantize ${options.runtime.quantize} needs --runtime onnx (the tfjs runtime runs the float weights)`);
+  }
   const gallery = options.gallery ? await Gallery.open(options.gallery, { compactAfter: options.compactAfter }) : undefined;
   if (gallery) {
     const r = gallery.openReport;
@@ -38,7 +41,7 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     if (r.tornBytes > 0) logger.warn({ bytes: r.tornBytes }, 'gallery log ended in a torn write (a crash mid-write); the unacknowledged tail was dropped');
   }
   const metrics = new ServeMetrics();
-  const host = new ModelHost(options.backend, gallery);
+  const host = new ModelHost(options.backend, options.runtime, gallery);
   const batcher = new MicroBatcher(options, () => host.worker);
   const context: ServeContext = { options, host, batcher, gallery, metrics, state: { draining: false } };
   batcher.onBatch = (e) => {
@@ -51,7 +54,7 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     metrics.swaps.inc({ result: e.result });
     if (e.result === 'ok') {
       metrics.setModel(e.to!);
-      logger.info({ from: e.from?.version, to: e.to?.version, spec: e.to?.spec, seconds: e.seconds }, 'model swapped');
+      logger.info({ from: e.from?.version, to: e.to?.version, spec: e.to?.spec, runtime: e.to?.runtime, seconds: e.seconds }, 'model swapped');
     } else {
       logger.error({ error: e.error, serving: e.from?.version }, 'model swap failed; the previous version keeps serving');
     }
@@ -68,7 +71,7 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     const info = await host.start(options.model);
     metrics.setModel(info);
     metrics.galleryEntries.set(gallery?.size ?? 0);
-    logger.info({ spec: info.spec, architecture: info.architecture, version: info.version, loadSeconds: info.loadSeconds, warmupSeconds: info.warmupSeconds }, 'model ready');
+    logger.info({ spec: info.spec, architecture: info.architecture, version: info.version, runtime: info.runtime, loadSeconds: info.loadSeconds, warmupSeconds: info.warmupSeconds }, 'model ready');
   } catch (err) {
     await app.close();
     await host.close();

@@ -20,11 +20,18 @@ async function handle(msg: ToWorker): Promise<void> {
   if (msg.type === 'load') {
     try {
       await initBackend((workerData as { backend?: string }).backend);
-      runner = await ModelRunner.load(msg.spec);
+      runner = await ModelRunner.load(msg.spec, msg.runtime);
       send({ type: 'loaded', info: runner.info });
     } catch (err) {
       send({ type: 'load-failed', message: (err as Error).message });
     }
+    return;
+  }
+  if (msg.type === 'close') {
+    // Answered even if disposing fails: the thread is ended next either way.
+    await runner?.dispose().catch(() => undefined);
+    runner = undefined;
+    send({ type: 'closed' });
     return;
   }
   const started = performance.now();

@@ -106,7 +106,7 @@ describe('dlip serve: model endpoints', () => {
     const m = (await call(`${server.url}/metrics`)).body as string;
     assert.match(m, /dlip_http_requests_total\{route="\/v1\/embeddings\/image",method="POST",status="200"\} \d+/);
     assert.match(m, /dlip_http_request_duration_seconds_bucket\{le="0.1",route="\/v1\/caption",method="POST"\}/);
-    assert.match(m, /dlip_model_info\{spec="[^"]+",version="[0-9a-f]{12}",architecture="BlipForPreTraining"\} 1/);
+    assert.match(m, /dlip_model_info\{spec="[^"]+",version="[0-9a-f]{12}",architecture="BlipForPreTraining",runtime="tfjs"\} 1/);
     assert.match(m, /dlip_queue_depth 0/);
   });
 

@@ -39,7 +39,7 @@ describe('dlip serve: the process', () => {
   it('documents its endpoints, options and signals in --help', () => {
     const help = spawnSync(process.execPath, [BIN, 'serve', '--help'], { encoding: 'utf8' });
     assert.equal(help.status, 0);
-    for (const text of ['--model <dir|name>', '--gallery <dir>', '--api-key-file', '--max-batch', '--queue-limit', '/v1/gallery/search', 'POST /admin/model', 'kill -HUP', 'SIGTERM']) {
+    for (const text of ['--model <dir|name>', '--gallery <dir>', '--api-key-file', '--max-batch', '--runtime <name>', '--quantize <kind>', '--queue-limit', '/v1/gallery/search', 'POST /admin/model', 'kill -HUP', 'SIGTERM']) {
       assert.ok(help.stdout.includes(text), `--help mentions ${text}`);
     }
   });

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { nonNegativeInt, positiveInt } from '../options.js';
 import { SERVE_DEFAULTS } from '../../serve/options.js';
 import type { ServeOptions } from '../../serve/options.js';
@@ -34,6 +34,7 @@ string) or as multipart/form-data with a file field "image".
 
 Examples:
   dlip serve --model tiny-teacher --gallery ./gallery
+  dlip serve --model tiny-teacher --runtime onnx --quantize int8   # forward passes in onnxruntime, int8
   curl --data-binary @cat.jpg -H 'Content-Type: image/jpeg' 'http://127.0.0.1:8080/v1/caption?beams=3'
   curl -F image=@cat.jpg -F id=cat-1 http://127.0.0.1:8080/v1/gallery
   curl -H 'Content-Type: application/json' -d '{"text":"a red circle","k":5,"rerank":5}' http://127.0.0.1:8080/v1/gallery/search
@@ -46,6 +47,8 @@ export function registerServe(program: Command): void {
     .requiredOption('--model <dir|name>', 'model folder (dlip or Hugging Face BLIP), shipped model (e.g. tiny-teacher) or Hugging Face name (owner/name[@revision])')
     .option('--host <address>', `address to listen on (default ${d.host}: this machine only; anything else needs an API key)`)
     .option('--port <n>', `TCP port (default ${d.port}; 0 picks a free one)`, port)
+    .addOption(new Option('--runtime <name>', 'tfjs: the TypeScript model (default); onnx: its ONNX graphs, exported in memory at load, run by onnxruntime-node (same answers; kept across hot swaps)').choices(['tfjs', 'onnx']))
+    .addOption(new Option('--quantize <kind>', 'with --runtime onnx: int8 linear weights, activations quantised at run time').choices(['int8']))
     .option('--gallery <dir>', 'keep a persistent image gallery in this folder (created if missing); without it the gallery endpoints answer 404')
     .option('--api-key <key>', 'require this key (Authorization: Bearer KEY or X-API-Key) on every endpoint but /healthz, /readyz and /openapi.json (default: $DLIP_API_KEY)')
     .option('--api-key-file <file>', 'read the API key from this file (first line), keeping it out of the process list')
@@ -62,7 +65,7 @@ export function registerServe(program: Command): void {
     .option('--compact-after <n>', `gallery log records before it is compacted into a snapshot (default ${d.compactAfter})`, positiveInt)
     .option('--log-level <level>', `JSON log level on stdout: ${LOG_LEVELS.join(', ')} (default ${d.logLevel})`, logLevel)
     .addHelpText('after', HELP)
-    .action(async (o: { model: string; host?: string; port?: number; gallery?: string; apiKey?: string; apiKeyFile?: string; maxBatch?: number; maxWaitMs?: number; queueLimit?: number; timeoutMs?: number; maxBodyMb?: number; maxPixels?: number; maxTextChars?: number; maxTexts?: number; maxRerank?: number; drainTimeoutMs?: number; compactAfter?: number; logLevel?: string }, command: Command) => {
+    .action(async (o: { model: string; host?: string; port?: number; runtime?: 'tfjs' | 'onnx'; quantize?: 'int8'; gallery?: string; apiKey?: string; apiKeyFile?: string; maxBatch?: number; maxWaitMs?: number; queueLimit?: number; timeoutMs?: number; maxBodyMb?: number; maxPixels?: number; maxTextChars?: number; maxTexts?: number; maxRerank?: number; drainTimeoutMs?: number; compactAfter?: number; logLevel?: string }, command: Command) => {
       let apiKey = o.apiKey ?? process.env.DLIP_API_KEY;
       if (o.apiKeyFile) {
         const text = await readFile(o.apiKeyFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
@@ -75,6 +78,8 @@ export function registerServe(program: Command): void {
         ...d,
         model: o.model,
         backend: command.parent?.opts<{ backend?: string }>().backend,
+        // startServer refuses --quantize without --runtime onnx.
+        runtime: { engine: o.runtime ?? 'tfjs', ...(o.quantize && { quantize: o.quantize }) },
         ...(o.host !== undefined && { host: o.host }),
         ...(o.port !== undefined && { port: o.port }),
         ...(o.gallery !== undefined && { gallery: o.gallery }),
