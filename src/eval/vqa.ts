@@ -5,7 +5,7 @@ import { tf } from '../engine/backend.js';
 import type { TextDecoder } from '../models/blip.js';
 import type { TextConfig } from '../models/config.js';
 import { chooseDecoder, generate, specialTokens } from './generate.js';
-import type { GenerateOptions, GeneratedSequence, SequenceDecoder } from './generate.js';
+import type { CachedDecoder, GenerateOptions, GeneratedSequence, SequenceDecoder } from './generate.js';
 import { cachedDecoder } from './kv-cache.js';
 
 /** A model with BLIP's VQA path (BlipForQuestionAnswering). */
@@ -16,6 +16,8 @@ export interface VqaModel {
   config?: { text_config: TextConfig };
   /** The answer decoder itself, for generation with a key/value cache. */
   textDecoder?: TextDecoder;
+  /** A model that keeps its own key/value cache (the ONNX runtime's answer decoder graph) provides it here instead. */
+  cachedAnswerDecoder?(questionStates: tf.Tensor, questionMask: tf.Tensor): CachedDecoder;
 }
 
 export interface RankAnswersOptions {
@@ -214,7 +216,7 @@ export interface VqaGenerateOptions extends Partial<GenerateOptions> {
    * every question position when generating (an all-ones mask), unlike when ranking. Default false.
    */
   maskQuestionPadding?: boolean;
-  /** Decode with a key/value cache (see CaptionOptions.kvCache). Default: true when the model exposes its textDecoder. */
+  /** Decode with a key/value cache (see CaptionOptions.kvCache). Default: true when the model exposes its textDecoder or cachedAnswerDecoder. */
   kvCache?: boolean;
 }
 
@@ -234,7 +236,9 @@ export function generateVqaAnswers(
   const states = encodeQuestions(model, pixelValues, questionIds, questionMask);
   const crossMask = options.maskQuestionPadding ? questionMask : tf.onesLike(questionMask);
   const { kvCache, ...search } = options;
-  const decoder = chooseDecoder(model.textDecoder, kvCache, () => answerDecoder(model, states, crossMask), (d) => cachedDecoder(d, states, crossMask), 'generateVqaAnswers');
+  const decoder = model.cachedAnswerDecoder && kvCache !== false
+    ? model.cachedAnswerDecoder(states, crossMask)
+    : chooseDecoder(model.textDecoder, kvCache, () => answerDecoder(model, states, crossMask), (d) => cachedDecoder(d, states, crossMask), 'generateVqaAnswers');
   try {
     return generate(decoder, states.shape[0]!, {
       numBeams: 3,

@@ -1,19 +1,21 @@
 // Generation through an exported decoder graph with its key/value cache: the prefix runs once
 // (empty past), then each step feeds one token and the previous step's `present.*` as past, the
 // cache rows following the search as beams reorder and finished inputs leave. The cross-attention
-// keys/values over each input are computed once (the *_cross_kv graph) and gathered per sequence.
+// keys/values over each input are computed once (the *_cross_kv graph) and gathered per sequence, as
+// is the answer decoder's encoder_attention_mask over each input's question.
 import { tf } from '../engine/backend.js';
 import type { CachedDecoder } from '../eval/generate.js';
-import { floats, int64s } from './session.js';
+import { int64s } from './session.js';
 import type { HostTensor } from './session.js';
 
 type Output = { data: Float32Array; dims: number[] };
 export type RunGraph = (feeds: Record<string, HostTensor>) => Record<string, Output>;
 
 /** Rows `index` of a row-major [rows, ...] array. */
-function gatherRows(data: Float32Array, rowSize: number, index: readonly number[]): Float32Array {
-  const out = new Float32Array(index.length * rowSize);
-  index.forEach((r, i) => out.set(data.subarray(r * rowSize, (r + 1) * rowSize), i * rowSize));
+function gatherRows<T extends Float32Array | BigInt64Array>(data: T, rowSize: number, index: readonly number[]): T {
+  const out = new (data.constructor as new (n: number) => T)(index.length * rowSize);
+  // `as never`: T's subarray is T, which TypeScript cannot see through the union's set signatures.
+  index.forEach((r, i) => out.set(data.subarray(r * rowSize, (r + 1) * rowSize) as never, i * rowSize));
   return out;
 }
 
@@ -27,12 +29,14 @@ export class OnnxCachedDecoder implements CachedDecoder {
 
   /**
    * `inputCross`: the *_cross_kv graph's outputs for every input ([inputs, H, T, d] each);
-   * `layers`, `heads`, `headDim`: the decoder's cache layout.
+   * `layers`, `heads`, `headDim`: the decoder's cache layout; `inputMask`: the answer decoder's
+   * encoder_attention_mask for every input ([inputs, T] int64), fed per sequence as the cross keys/values.
    */
   constructor(
     private readonly run: RunGraph,
     private readonly inputCross: Record<string, Output>,
     private readonly cache: { layers: number; heads: number; headDim: number },
+    private readonly inputMask?: HostTensor,
   ) {}
 
   start(prefix: readonly (readonly number[])[], rows: readonly number[]): tf.Tensor {
@@ -78,9 +82,11 @@ export class OnnxCachedDecoder implements CachedDecoder {
     const n = this.rows.length;
     const total = this.length + count;
     if (this.crossRows.length !== n || this.crossRows.some((r, i) => r !== this.rows[i])) {
-      this.cross = Object.fromEntries(Object.entries(this.inputCross).map(([name, kv]) => {
-        const rowSize = kv.data.length / kv.dims[0]!;
-        return [name, floats(gatherRows(kv.data, rowSize, this.rows), [n, ...kv.dims.slice(1)])];
+      const inputs: [string, Output | HostTensor][] = Object.entries(this.inputCross);
+      if (this.inputMask) inputs.push(['encoder_attention_mask', this.inputMask]);
+      this.cross = Object.fromEntries(inputs.map(([name, t]) => {
+        const rowSize = t.data.length / t.dims[0]!;
+        return [name, { data: gatherRows(t.data, rowSize, this.rows), dims: [n, ...t.dims.slice(1)] }];
       }));
       this.crossRows = [...this.rows];
     }

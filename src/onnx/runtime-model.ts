@@ -129,12 +129,24 @@ export class OnnxBlipModel {
     return { logits: toTensor(out.logits!) };
   }
 
+  private cacheLayout(): { layers: number; heads: number; headDim: number } {
+    const t = this.config.text_config;
+    return { layers: this.decoderLayers, heads: t.num_attention_heads, headDim: t.hidden_size / t.num_attention_heads };
+  }
+
   /** A key/value-cached decoder over the caption graphs, cross-attending to `imageEmbeds` (generation uses it). */
   cachedDecoder(imageEmbeds: tf.Tensor): OnnxCachedDecoder {
-    const t = this.config.text_config;
     const cross = this.crossKeyValues('caption_cross_kv', imageEmbeds);
-    const cache = { layers: this.decoderLayers, heads: t.num_attention_heads, headDim: t.hidden_size / t.num_attention_heads };
-    return new OnnxCachedDecoder((feeds) => this.run('caption_decoder', feeds), cross, cache);
+    return new OnnxCachedDecoder((feeds) => this.run('caption_decoder', feeds), cross, this.cacheLayout());
+  }
+
+  /**
+   * A key/value-cached decoder over the answer graphs, cross-attending to `questionStates` under
+   * `questionMask` (generateVqaAnswers uses it, as the TypeScript model's cache).
+   */
+  cachedAnswerDecoder(questionStates: tf.Tensor, questionMask: tf.Tensor): OnnxCachedDecoder {
+    const cross = this.crossKeyValues('answer_cross_kv', questionStates);
+    return new OnnxCachedDecoder((feeds) => this.run('answer_decoder', feeds), cross, this.cacheLayout(), hostIds(questionMask));
   }
 
   async dispose(): Promise<void> {
