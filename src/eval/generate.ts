@@ -10,6 +10,7 @@ import { tf } from '../engine/backend.js';
 import type { TextDecoder } from '../models/blip.js';
 import type { TextConfig } from '../models/config.js';
 import { cachedDecoder } from './kv-cache.js';
+import { logSumExp, offerRow, TopK } from './top-k.js';
 
 /**
  * One decoder forward over a batch of token sequences. `rows[n]` is the input (image or question)
@@ -155,23 +156,22 @@ function nextLogits(decoder: Decoder, seqs: readonly number[][], rows: readonly 
   });
 }
 
-function logSumExp(row: ArrayLike<number>): number {
-  let max = -Infinity;
-  for (let i = 0; i < row.length; i++) if (row[i]! > max) max = row[i]!;
-  if (max === -Infinity) return max;
-  let sum = 0;
-  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i]! - max);
-  return max + Math.log(sum);
-}
-
-/** HF RepetitionPenaltyLogitsProcessor: tokens present lose score, whatever their sign. */
-function penalise(scores: Float32Array | Float64Array, seq: readonly number[], penalty: number): void {
-  if (penalty === 1) return;
-  for (const id of new Set(seq)) {
-    if (id >= scores.length) continue;
-    const v = scores[id]!;
-    scores[id] = v < 0 ? v * penalty : v / penalty;
+/**
+ * The processed scores that differ from the plain ones (`score(v)`), by token: HF's
+ * RepetitionPenaltyLogitsProcessor (tokens present lose score, whatever their sign), then the
+ * minimum length's blocked EOS. `store` rounds a value as the score array it stands for would.
+ */
+function processedScores(o: Resolved, vocab: number, seq: readonly number[], blockEos: boolean, score: (v: number) => number, store: (x: number) => number): Map<number, number> {
+  const out = new Map<number, number>();
+  if (o.repetitionPenalty !== 1) {
+    for (const id of new Set(seq)) {
+      if (id >= vocab) continue;
+      const v = score(id);
+      out.set(id, store(v < 0 ? v * o.repetitionPenalty : v / o.repetitionPenalty));
+    }
   }
+  if (blockEos && o.eos < vocab) out.set(o.eos, -Infinity);
+  return out;
 }
 
 /** Greedy search: the processed argmax each step (lowest id on ties, as torch.argmax). */
@@ -188,11 +188,11 @@ export function greedySearch(decoder: Decoder, count: number, options: GenerateO
     parents = [];
     active.forEach((item, r) => {
       const raw = data.subarray(r * vocab, (r + 1) * vocab);
-      const scores = Float32Array.from(raw);
-      penalise(scores, seqs[item]!, o.repetitionPenalty);
-      if (step < o.minNew && o.eos < vocab) scores[o.eos] = -Infinity;
-      let best = 0;
-      for (let v = 1; v < vocab; v++) if (scores[v]! > scores[best]!) best = v;
+      // Processors act on the raw logits here, stored as float32 (Math.fround) like the logits.
+      const processed = processedScores(o, vocab, seqs[item]!, step < o.minNew, (v) => raw[v]!, Math.fround);
+      const top = new TopK(1);
+      offerRow(top, raw, 0, 0, 0, processed);
+      const best = top.indices[0] ?? 0;
       logProbs[item] += raw[best]! - logSumExp(raw);
       if (best === o.eos) return;
       seqs[item]!.push(best);
@@ -253,27 +253,6 @@ class Hypotheses {
   }
 }
 
-/** The `k` largest entries (value desc, then lower index first) of a beam's candidate scores. */
-function topCandidates(k: number): { values: number[]; indices: number[]; offer(value: number, index: number): void } {
-  const values: number[] = [];
-  const indices: number[] = [];
-  return {
-    values,
-    indices,
-    offer(value, index) {
-      if (values.length === k && !(value > values[k - 1]!)) return;
-      let pos = values.length;
-      while (pos > 0 && value > values[pos - 1]!) pos--;
-      values.splice(pos, 0, value);
-      indices.splice(pos, 0, index);
-      if (values.length > k) {
-        values.pop();
-        indices.pop();
-      }
-    },
-  };
-}
-
 /** Beam search with HF's BeamSearchScorer semantics (early_stopping=False, one sequence returned). */
 export function beamSearch(decoder: Decoder, count: number, options: GenerateOptions): GeneratedSequence[] {
   const o = resolve(options);
@@ -294,25 +273,25 @@ export function beamSearch(decoder: Decoder, count: number, options: GenerateOpt
     const parents = step === 0 ? undefined : active.flatMap((i) => beams[i]!.map((b) => b.parent));
     const { data, vocab } = nextLogits(decoder, seqs, rows, parents);
     active.forEach((item, a) => {
-      const top = topCandidates(2 * nb);
-      const rawLogProbs: Float64Array[] = [];
+      // The 2·numBeams best (beam, token) candidates by processed log-prob + beam score, ranked as
+      // HF ranks the flattened [beams × vocab] scores; log-softmax rows are never written out.
+      const top = new TopK(2 * nb);
+      const rows: Float32Array[] = [];
+      const lses: number[] = [];
       beams[item]!.forEach((beam, j) => {
         const row = data.subarray((a * nb + j) * vocab, (a * nb + j + 1) * vocab);
         const lse = logSumExp(row);
-        const raw = new Float64Array(vocab);
-        for (let v = 0; v < vocab; v++) raw[v] = row[v]! - lse;
-        rawLogProbs.push(raw);
-        const scores = Float64Array.from(raw);
-        penalise(scores, beam.seq, o.repetitionPenalty);
-        if (step < o.minNew && o.eos < vocab) scores[o.eos] = -Infinity;
-        for (let v = 0; v < vocab; v++) top.offer(scores[v]! + beam.score, j * vocab + v);
+        rows.push(row);
+        lses.push(lse);
+        const processed = processedScores(o, vocab, beam.seq, step < o.minNew, (v) => row[v]! - lse, (x) => x);
+        offerRow(top, row, lse, beam.score, j * vocab, processed);
       });
       const next: Beam[] = [];
       for (let rank = 0; rank < top.values.length && next.length < nb; rank++) {
         const j = Math.floor(top.indices[rank]! / vocab);
         const token = top.indices[rank]! % vocab;
         const beam = beams[item]![j]!;
-        const logProb = beam.logProb + rawLogProbs[j]![token]!;
+        const logProb = beam.logProb + (rows[j]![token]! - lses[j]!);
         if (token === o.eos) {
           // Only an EOS among the numBeams best candidates finishes a hypothesis.
           if (rank < nb) hyps[item]!.add(beam.seq, top.values[rank]!, logProb);
