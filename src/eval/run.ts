@@ -93,6 +93,8 @@ export interface EvalReport {
     images: number;
     /** The generation lengths used (whole sequence, as BLIP counts) and where they came from. */
     lengths: GenerationLengths & { from: 'options' | 'manifest' | 'blip' };
+    /** The text the captions continue (not scored): scores depend on it, so the report says which. */
+    prompt: string;
     bleu4: number;
     cider: number;
     bleu: number[];
@@ -156,7 +158,8 @@ function topImages(textToImage: DenseMatrix, images: { imageId: string }[], text
 
 async function caption(model: CaptionModel & Described, dataset: Dataset, o: EvalOptions, split: Split, tokenizer: BlipTokenizer, pool: DecodePool) {
   const images = await usable(dataset.captions(split, { onBadSample: o.onBadSample }).images.slice(0, o.limit), (i) => i.image, (i) => i.source, o, pool);
-  const prompt = tokenizer.encodeOne(o.prompt ?? BLIP_CAPTION_PROMPT).filter((id) => id !== SEP_ID).slice(1);
+  const promptText = o.prompt ?? BLIP_CAPTION_PROMPT;
+  const prompt = tokenizer.encodeOne(promptText).filter((id) => id !== SEP_ID).slice(1);
   const stated = dataset.manifest.generation;
   const from: 'options' | 'manifest' | 'blip' = o.maxLength !== undefined || o.minLength !== undefined ? 'options' : stated ? 'manifest' : 'blip';
   const fallback = stated ?? BLIP_GENERATION_LENGTHS;
@@ -178,7 +181,7 @@ async function caption(model: CaptionModel & Described, dataset: Dataset, o: Eva
   const scores = evaluateCaptions(candidates, references);
   const samples = images.slice(0, 5).map((img) => ({ image: img.image, caption: candidates[img.imageId]! }));
   const results = images.map((img) => ({ image_id: img.imageId, caption: candidates[img.imageId]! }));
-  return { images: images.length, lengths: { ...lengths, from }, bleu4: scores.bleu[3]!, cider: scores.cider, bleu: [...scores.bleu], samples, results };
+  return { images: images.length, lengths: { ...lengths, from }, prompt: promptText, bleu4: scores.bleu[3]!, cider: scores.cider, bleu: [...scores.bleu], samples, results };
 }
 
 async function vqa(model: VqaModel & Described, dataset: Dataset, o: EvalOptions, split: Split, tokenizer: BlipTokenizer, pool: DecodePool) {

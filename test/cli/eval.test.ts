@@ -43,6 +43,11 @@ describe('dlip eval', () => {
     assert.deepEqual(Object.keys(coco[0]).sort(), ['caption', 'image_id']);
     const stated = JSON.parse(run(['--json', '--tasks', 'caption', '--max-length', '9', '--min-length', '9']).stdout);
     assert.deepEqual(stated.caption.lengths, { maxLength: 9, minLength: 9, from: 'options' });
+    assert.equal(report.caption.prompt, 'a picture of '); // BLIP's, by default
+    // A model trained without a prompt is scored without one: every token after [DEC] is generated.
+    const bare = JSON.parse(run(['--json', '--tasks', 'caption', '--prompt', '', '--max-length', '9', '--min-length', '9']).stdout);
+    assert.equal(bare.caption.prompt, '');
+    assert.notDeepEqual(bare.caption.results, stated.caption.results);
     const vqa = run(['--tasks', 'vqa']);
     assert.equal(vqa.status, 1);
     assert.match(vqa.stderr, /VQA needs a VQA model \(BlipForQuestionAnswering\)/);

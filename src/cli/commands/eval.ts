@@ -31,7 +31,7 @@ function render(r: EvalReport): string {
   }
   if (r.caption) {
     const l = r.caption.lengths;
-    lines.push(`caption: ${r.caption.images} images  BLEU-4 ${f(r.caption.bleu4)}  CIDEr ${f(r.caption.cider)}  (lengths ${l.minLength}-${l.maxLength} with [DEC] and prompt, from ${l.from})`);
+    lines.push(`caption: ${r.caption.images} images  BLEU-4 ${f(r.caption.bleu4)}  CIDEr ${f(r.caption.cider)}  (prompt ${JSON.stringify(r.caption.prompt)}, lengths ${l.minLength}-${l.maxLength} with [DEC] and prompt, from ${l.from})`);
     for (const s of r.caption.samples.slice(0, 3)) lines.push(`  ${s.image.split('/').pop()}: ${s.caption}`);
   }
   if (r.vqa) {
@@ -55,6 +55,7 @@ export function registerEval(program: Command): void {
     .option('--k <n>', `retrieval: candidates reranked with ITM per query (default: the dataset's retrievalK, else ${BLIP_RETRIEVAL_K} as BLIP on COCO)`, positiveInt)
     .option('--itm-first-token <token>', 'retrieval: first text token of the ITM rerank, enc (BLIP, as dlip trains) or cls (the Hugging Face port) (default enc)', itmFirstToken)
     .option('--beams <n>', 'captioning: beam width (default 3)', positiveInt)
+    .option('--prompt <text>', 'captioning: text after [DEC] that the caption continues, not scored; use the prompt the model was trained with ("" for dlip pretrain and distill, which train without one) (default "a picture of ", as BLIP)')
     .option('--max-length <n>', "captioning: longest sequence in tokens, [DEC] and prompt included as BLIP counts (default: the dataset's, else 20)", positiveInt)
     .option('--min-length <n>', "captioning: EOS blocked until the sequence has n tokens, counted likewise (default: the dataset's, else 5)", nonNegativeInt)
     .option('--limit <n>', 'evaluate only the first n images or questions', positiveInt)
@@ -64,7 +65,7 @@ export function registerEval(program: Command): void {
     .option('--json', 'print the report as JSON')
     .option('--out <file>', 'also write the JSON report to this file')
     .option('--results <prefix>', 'write <prefix>caption_results.json (COCO format) and <prefix>vqa_results.json (VQA format)')
-    .action(async (o: { model: string; data?: string; world?: 'tiny' | 'small' | 'large'; split?: 'train' | 'val' | 'test'; tasks?: Task[]; k?: number; itmFirstToken?: 'enc' | 'cls'; beams?: number; maxLength?: number; minLength?: number; limit?: number; batchSize?: number; onBadSample?: OnBadSample; runtime?: 'tfjs' | 'onnx'; quantize?: 'int8'; json?: boolean; out?: string; results?: string }) => {
+    .action(async (o: { model: string; data?: string; world?: 'tiny' | 'small' | 'large'; split?: 'train' | 'val' | 'test'; tasks?: Task[]; k?: number; itmFirstToken?: 'enc' | 'cls'; beams?: number; prompt?: string; maxLength?: number; minLength?: number; limit?: number; batchSize?: number; onBadSample?: OnBadSample; runtime?: 'tfjs' | 'onnx'; quantize?: 'int8'; json?: boolean; out?: string; results?: string }) => {
       if (o.quantize && o.runtime !== 'onnx') throw new InvalidArgumentError('--quantize int8 needs --runtime onnx');
       const { readManifest, readModelConfig, resolveModelPath } = await import('../../io/checkpoint.js');
       const dir = await resolveModelPath(o.model); // a hub name is fetched here; evaluateModel then finds it cached
@@ -85,6 +86,7 @@ export function registerEval(program: Command): void {
         k: o.k,
         itmFirstToken: o.itmFirstToken,
         numBeams: o.beams,
+        prompt: o.prompt,
         maxLength: o.maxLength,
         minLength: o.minLength,
         limit: o.limit,
