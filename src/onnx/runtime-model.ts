@@ -6,6 +6,7 @@ import type { BlipModel } from '../models/blip.js';
 import type { Architecture, BlipConfig } from '../models/config.js';
 import { buildGraphs } from './graphs.js';
 import type { GraphName } from './graphs.js';
+import type { CacheLayout } from './decoder-state.js';
 import type { LinearMode } from './layers.js';
 import { floats } from './session.js';
 import type { HostTensor } from './session.js';
@@ -129,15 +130,19 @@ export class OnnxBlipModel {
     return { logits: toTensor(out.logits!) };
   }
 
-  private cacheLayout(): { layers: number; heads: number; headDim: number } {
+  private cacheLayout(): CacheLayout {
     const t = this.config.text_config;
     return { layers: this.decoderLayers, heads: t.num_attention_heads, headDim: t.hidden_size / t.num_attention_heads };
   }
 
+  private cached(cross: 'caption_cross_kv' | 'answer_cross_kv', decoder: 'caption_decoder' | 'answer_decoder', states: tf.Tensor, mask?: tf.Tensor): OnnxCachedDecoder {
+    for (const g of [cross, decoder]) if (!this.graphNames.includes(g)) throw new Error(`this ${this.architecture} has no ${g} graph`);
+    return new OnnxCachedDecoder(this.runner, { cross, decoder }, hostFloats(states), this.cacheLayout(), mask && hostIds(mask));
+  }
+
   /** A key/value-cached decoder over the caption graphs, cross-attending to `imageEmbeds` (generation uses it). */
   cachedDecoder(imageEmbeds: tf.Tensor): OnnxCachedDecoder {
-    const cross = this.crossKeyValues('caption_cross_kv', imageEmbeds);
-    return new OnnxCachedDecoder((feeds) => this.run('caption_decoder', feeds), cross, this.cacheLayout());
+    return this.cached('caption_cross_kv', 'caption_decoder', imageEmbeds);
   }
 
   /**
@@ -145,8 +150,12 @@ export class OnnxBlipModel {
    * `questionMask` (generateVqaAnswers uses it, as the TypeScript model's cache).
    */
   cachedAnswerDecoder(questionStates: tf.Tensor, questionMask: tf.Tensor): OnnxCachedDecoder {
-    const cross = this.crossKeyValues('answer_cross_kv', questionStates);
-    return new OnnxCachedDecoder((feeds) => this.run('answer_decoder', feeds), cross, this.cacheLayout(), hostIds(questionMask));
+    return this.cached('answer_cross_kv', 'answer_decoder', questionStates, questionMask);
+  }
+
+  /** Cached decoders whose state the worker still holds (each dispose frees its own; generation disposes in a finally). */
+  openDecoderStates(): number {
+    return this.runner.openDecoders();
   }
 
   async dispose(): Promise<void> {

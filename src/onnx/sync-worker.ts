@@ -1,9 +1,11 @@
-// The worker side of SyncOnnxRunner: holds the onnxruntime sessions and answers one request at a time
-// on its port, then wakes the waiting caller through the shared flag.
+// The worker side of SyncOnnxRunner: holds the onnxruntime sessions and the decoder states of running
+// generations, answers one request at a time on its port, then wakes the waiting caller through the
+// shared flag.
 import { workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
+import { DecoderState } from './decoder-state.js';
 import { OnnxSession } from './session.js';
-import type { HostTensor } from './session.js';
+import type { Reply, Request } from './sync-runner.js';
 
 interface WorkerInput {
   graphs: Record<string, Uint8Array | string>;
@@ -15,7 +17,7 @@ interface WorkerInput {
 const { graphs, threads, flag, port } = workerData as WorkerInput;
 const signal = new Int32Array(flag);
 
-function reply(message: unknown, transfer: ArrayBuffer[] = []): void {
+function reply(message: Reply, transfer: ArrayBuffer[] = []): void {
   try {
     port.postMessage(message, [...new Set(transfer)]);
   } catch {
@@ -33,15 +35,57 @@ try {
   reply({ ok: false, error: (err as Error).message });
 }
 
-port.on('message', (request: { graph: string; feeds: Record<string, HostTensor> }) => {
-  const session = sessions.get(request.graph);
-  if (!session) {
-    reply({ ok: false, error: `no graph "${request.graph}" loaded; have ${[...sessions.keys()].join(', ')}` });
-    return;
+function session(graph: string): OnnxSession {
+  const s = sessions.get(graph);
+  if (!s) throw new Error(`no graph "${graph}" loaded; have ${[...sessions.keys()].join(', ')}`);
+  return s;
+}
+
+/** Open generations by id, each with the decoder graph it runs. */
+const decoders = new Map<number, { state: DecoderState; graph: string }>();
+
+async function answer(request: Request): Promise<void> {
+  switch (request.kind) {
+    case 'run': {
+      const out = await session(request.graph).run(request.feeds);
+      // The outputs' buffers move to the caller instead of being copied (logits are megabytes).
+      reply({ ok: true, out }, Object.values(out).map((t) => t.data.buffer as ArrayBuffer));
+      return;
+    }
+    case 'open': {
+      session(request.decoderGraph);
+      const cross: Record<string, { data: Float32Array | BigInt64Array; dims: readonly number[] }> = await session(request.crossGraph).run({ encoder_hidden_states: request.states });
+      if (request.mask) cross.encoder_attention_mask = request.mask;
+      decoders.set(request.id, { state: new DecoderState(cross, request.layout), graph: request.decoderGraph });
+      reply({ ok: true });
+      return;
+    }
+    case 'decode': {
+      const decoder = decoders.get(request.id);
+      if (!decoder) throw new Error(`no decoder state ${request.id} (closed, or dropped when a step failed)`);
+      try {
+        if (request.rows) decoder.state.begin(request.rows);
+        else decoder.state.select(request.parents!);
+        const out = await session(decoder.graph).run(decoder.state.feeds(request.ids, request.count));
+        const logits = decoder.state.absorb(out, request.count);
+        // Only the logits go back; the present.* outputs stay as the next step's past.
+        reply({ ok: true, out: { logits } }, [logits.data.buffer as ArrayBuffer]);
+      } catch (err) {
+        // A half-applied step leaves the cache inconsistent: drop it rather than continue from it.
+        decoders.delete(request.id);
+        throw err;
+      }
+      return;
+    }
+    case 'close':
+      decoders.delete(request.id);
+      reply({ ok: true });
+      return;
+    case 'count':
+      reply({ ok: true, open: decoders.size });
   }
-  session.run(request.feeds).then(
-    // The outputs' buffers move to the caller instead of being copied (logits and caches are megabytes a step).
-    (out) => reply({ ok: true, out }, Object.values(out).map((t) => t.data.buffer as ArrayBuffer)),
-    (err: Error) => reply({ ok: false, error: err.message }),
-  );
+}
+
+port.on('message', (request: Request) => {
+  answer(request).catch((err: Error) => reply({ ok: false, error: err.message }));
 });
