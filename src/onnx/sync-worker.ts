@@ -53,7 +53,7 @@ async function answer(request: Request): Promise<void> {
       return;
     }
     case 'open': {
-      session(request.decoderGraph);
+      session(request.decoderGraph); // a missing decoder graph fails here, not at the first step
       const cross: Record<string, { data: Float32Array | BigInt64Array; dims: readonly number[] }> = await session(request.crossGraph).run({ encoder_hidden_states: request.states });
       if (request.mask) cross.encoder_attention_mask = request.mask;
       decoders.set(request.id, { state: new DecoderState(cross, request.layout), graph: request.decoderGraph });
