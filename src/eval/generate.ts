@@ -333,16 +333,26 @@ export function captionDecoder(model: Pick<CaptionModel, 'decode'>, imageEmbeds:
 export interface CaptionOptions extends Partial<GenerateOptions> {
   /**
    * Decode with a key/value cache (one token per step) rather than recomputing every prefix. Same
-   * tokens and scores (to float rounding), faster. Default: true when the model exposes its textDecoder.
+   * tokens and scores (to float rounding), faster. Default: true when the model exposes its textDecoder or a cachedDecoder of its own.
    */
   kvCache?: boolean;
 }
 
-/** The decoder a generation runs: cached when asked and possible (then the caller disposes it). */
-export function chooseDecoder(textDecoder: TextDecoder | undefined, kvCache: boolean | undefined, full: () => SequenceDecoder, cached: (d: TextDecoder) => CachedDecoder, caller: string): Decoder {
+/**
+ * The decoder a generation runs: cached when asked and possible (then the caller disposes it): the
+ * model's own cache (`own`: onnxruntime's graphs keep theirs in their worker), else one built over
+ * its textDecoder.
+ */
+export function chooseDecoder(
+  kvCache: boolean | undefined,
+  full: () => SequenceDecoder,
+  cached: { own?: () => CachedDecoder; textDecoder?: TextDecoder; over: (d: TextDecoder) => CachedDecoder },
+  caller: string,
+): Decoder {
   if (kvCache === false) return full();
-  if (textDecoder) return cached(textDecoder);
-  if (kvCache) throw new Error(`${caller}: kvCache needs the model's textDecoder`);
+  if (cached.own) return cached.own();
+  if (cached.textDecoder) return cached.over(cached.textDecoder);
+  if (kvCache) throw new Error(`${caller}: kvCache needs the model's textDecoder or a cached decoder of its own`);
   return full();
 }
 
@@ -360,9 +370,11 @@ export function generateCaptions(model: CaptionModel & { config?: { text_config:
   }
   const imageEmbeds = tf.tidy(() => model.encodeImage(pixelValues).lastHiddenState);
   const { kvCache, ...search } = options;
-  const decoder = model.cachedDecoder && kvCache !== false
-    ? model.cachedDecoder(imageEmbeds)
-    : chooseDecoder(model.textDecoder, kvCache, () => captionDecoder(model, imageEmbeds), (d) => cachedDecoder(d, imageEmbeds), 'generateCaptions');
+  const decoder = chooseDecoder(kvCache, () => captionDecoder(model, imageEmbeds), {
+    own: model.cachedDecoder && (() => model.cachedDecoder!(imageEmbeds)),
+    textDecoder: model.textDecoder,
+    over: (d) => cachedDecoder(d, imageEmbeds),
+  }, 'generateCaptions');
   try {
     return generate(decoder, pixelValues.shape[0]!, { ...search, bosTokenId, eosTokenId });
   } finally {

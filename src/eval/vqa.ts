@@ -236,9 +236,11 @@ export function generateVqaAnswers(
   const states = encodeQuestions(model, pixelValues, questionIds, questionMask);
   const crossMask = options.maskQuestionPadding ? questionMask : tf.onesLike(questionMask);
   const { kvCache, ...search } = options;
-  const decoder = model.cachedAnswerDecoder && kvCache !== false
-    ? model.cachedAnswerDecoder(states, crossMask)
-    : chooseDecoder(model.textDecoder, kvCache, () => answerDecoder(model, states, crossMask), (d) => cachedDecoder(d, states, crossMask), 'generateVqaAnswers');
+  const decoder = chooseDecoder(kvCache, () => answerDecoder(model, states, crossMask), {
+    own: model.cachedAnswerDecoder && (() => model.cachedAnswerDecoder!(states, crossMask)),
+    textDecoder: model.textDecoder,
+    over: (d) => cachedDecoder(d, states, crossMask),
+  }, 'generateVqaAnswers');
   try {
     return generate(decoder, states.shape[0]!, {
       numBeams: 3,
