@@ -360,6 +360,62 @@ napi_value ScatterAddRows(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// Reads a soft target from arguments i.. : a dense teacher Float32Array, or null then ids (Int32Array),
+// probs and tail; `rows` rows of `v` classes.
+bool softTarget(Args& a, size_t i, int64_t rows, int64_t v, dlip::SoftTarget* t) {
+  napi_valuetype type;
+  if (i >= a.n || napi_typeof(a.env, a.v[i], &type) != napi_ok) {
+    a.fail("dlip native: missing soft target");
+    return false;
+  }
+  if (type != napi_null) {
+    size_t n;
+    t->teacher = a.f32(i, &n);
+    if (!a.failed && int64_t(n) != rows * v) a.fail("dlip native: teacher logits do not match the student's");
+    return !a.failed;
+  }
+  size_t nIds, nProbs, nTail;
+  t->teacher = nullptr;
+  t->ids = a.i32(i + 1, &nIds);
+  t->probs = a.f32(i + 2, &nProbs);
+  t->tail = a.f32(i + 3, &nTail);
+  if (a.failed) return false;
+  t->k = rows > 0 ? int64_t(nIds) / rows : 0;
+  if (nIds != nProbs || int64_t(nTail) != rows || t->k * rows != int64_t(nIds)) a.fail("dlip native: bad sparse soft target");
+  for (size_t j = 0; j < nIds && !a.failed; j++)
+    if (t->ids[j] < 0 || t->ids[j] >= v) a.fail("dlip native: soft target id outside the classes");
+  return !a.failed;
+}
+
+// softXent(z, v, temperature, cross, negEntropy, teacher | null, ids?, probs?, tail?)
+napi_value SoftXent(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  size_t n;
+  const float* Z = a.f32(0, &n);
+  const int64_t v = a.integer(1);
+  const float temperature = float(a.number(2));
+  float *cross = a.f32(3), *negEntropy = a.f32(4);
+  dlip::SoftTarget t{};
+  if (a.failed || v <= 0 || !softTarget(a, 5, int64_t(n) / v, v, &t)) return nullptr;
+  dlip::soft_xent(Z, t, temperature, int64_t(n) / v, v, cross, negEntropy);
+  return undef(env);
+}
+
+// softXentGrad(z, v, temperature, scale, dz, teacher | null, ids?, probs?, tail?)
+napi_value SoftXentGrad(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  size_t n;
+  const float* Z = a.f32(0, &n);
+  const int64_t v = a.integer(1);
+  const float temperature = float(a.number(2));
+  const float* scale = a.f32(3);
+  float* dz = a.f32(4);
+  dlip::SoftTarget t{};
+  if (a.failed || v <= 0 || !softTarget(a, 5, int64_t(n) / v, v, &t)) return nullptr;
+  dlip::soft_xent_grad(Z, t, temperature, scale, int64_t(n) / v, v, dz);
+  return undef(env);
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor fns[] = {
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -381,6 +437,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"attnProbsGrad", nullptr, AttnProbsGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"attnContext", nullptr, AttnContext, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"attnContextGrad", nullptr, AttnContextGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softXent", nullptr, SoftXent, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softXentGrad", nullptr, SoftXentGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamw", nullptr, AdamW, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gatherRows", nullptr, GatherRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"scatterAddRows", nullptr, ScatterAddRows, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -396,6 +396,85 @@ void softmax_grad(const float* y, const float* dy, float* dx, int64_t rows, int6
   });
 }
 
+namespace {
+
+// log Σ_j exp(x_j/T) of one row, and exp(x_j/T − max) into e when given (the caller's row buffer).
+float row_log_sum_exp(const float* x, float invT, int64_t v, float* e) {
+  float mx = -INFINITY;
+  for (int64_t j = 0; j < v; j++) mx = std::max(mx, x[j]);
+  mx *= invT;
+  float s = 0;
+  if (e) {
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < v; j++) {
+      e[j] = fexp(x[j] * invT - mx);
+      s += e[j];
+    }
+  } else {
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < v; j++) s += fexp(x[j] * invT - mx);
+  }
+  return mx + std::log(s);
+}
+
+}  // namespace
+
+void soft_xent(const float* z, SoftTarget t, float temperature, int64_t rows, int64_t v, float* cross,
+               float* negEntropy) {
+  const float invT = 1.0f / temperature;
+  parallel_rows(rows, v, [&](int64_t r) {
+    const float* zr = z + r * v;
+    const float lseS = row_log_sum_exp(zr, invT, v, nullptr);
+    if (t.teacher) {
+      // Both rows through the same arithmetic, so a model against itself gives exactly 0.
+      const float* tr = t.teacher + r * v;
+      const float lseT = row_log_sum_exp(tr, invT, v, nullptr);
+      float c = 0, h = 0;
+#pragma omp simd reduction(+ : c, h)
+      for (int64_t j = 0; j < v; j++) {
+        const float lp = tr[j] * invT - lseT;
+        const float p = fexp(lp);
+        c += p * (zr[j] * invT - lseS);
+        h += p * lp;
+      }
+      cross[r] = c;
+      negEntropy[r] = h;
+    } else {
+      const float tail = t.tail[r];
+      float sumLogQ = 0;
+      if (tail != 0) {
+#pragma omp simd reduction(+ : sumLogQ)
+        for (int64_t j = 0; j < v; j++) sumLogQ += zr[j] * invT - lseS;
+      }
+      float c = tail * sumLogQ;
+      for (int64_t i = 0; i < t.k; i++) c += (t.probs[r * t.k + i] - tail) * (zr[t.ids[r * t.k + i]] * invT - lseS);
+      cross[r] = c;
+    }
+  });
+}
+
+void soft_xent_grad(const float* z, SoftTarget t, float temperature, const float* scale, int64_t rows, int64_t v,
+                    float* dz) {
+  const float invT = 1.0f / temperature;
+  parallel_rows(rows, v, [&](int64_t r) {
+    const float* zr = z + r * v;
+    float* dr = dz + r * v;
+    const float s = scale[r];
+    const float lseS = row_log_sum_exp(zr, invT, v, nullptr);
+    if (t.teacher) {
+      const float* tr = t.teacher + r * v;
+      const float lseT = row_log_sum_exp(tr, invT, v, nullptr);
+#pragma omp simd
+      for (int64_t j = 0; j < v; j++) dr[j] = s * (fexp(zr[j] * invT - lseS) - fexp(tr[j] * invT - lseT));
+    } else {
+      const float tail = t.tail[r];
+#pragma omp simd
+      for (int64_t j = 0; j < v; j++) dr[j] = s * (fexp(zr[j] * invT - lseS) - tail);
+      for (int64_t i = 0; i < t.k; i++) dr[t.ids[r * t.k + i]] -= s * (t.probs[r * t.k + i] - tail);
+    }
+  });
+}
+
 void layer_norm(const float* x, const float* g, const float* b, float eps, float* y, float* mean, float* rstd,
                 int64_t rows, int64_t c) {
   parallel_rows(rows, c, [&](int64_t r) {

@@ -64,6 +64,23 @@ void attn_context(const float* p, const float* v, AttnShape s, float* o);
 // dP = dO·Vᵀ and dV = Pᵀ·dO.
 void attn_context_grad(const float* p, const float* v, const float* dout, AttnShape s, float* dp, float* dv);
 
+// Cross-entropy of softmax(z/T) rows [rows, v] against a soft target p, the sum both the LM loss and LM
+// KD reduce to. p is dense, softmax(teacher/T) of teacher logits [rows, v], or sparse: tail[r] on every
+// class plus (probs[r, i] − tail[r]) at ids[r, i] (label smoothing, a top-k teacher).
+struct SoftTarget {
+  const float* teacher;  // dense, or nullptr
+  const int32_t* ids;    // sparse [rows, k]
+  const float* probs;
+  const float* tail;
+  int64_t k;
+};
+// cross[r] = Σ_j p_j·log q_j, q = softmax(z/T); for a dense target also negEntropy[r] = Σ_j p_j·log p_j.
+void soft_xent(const float* z, SoftTarget t, float temperature, int64_t rows, int64_t v, float* cross,
+               float* negEntropy);
+// dz[r, j] = scale[r]·(q_j − p_j): the gradient of −Σ_r scale[r]·cross[r] with respect to z/T.
+void soft_xent_grad(const float* z, SoftTarget t, float temperature, const float* scale, int64_t rows, int64_t v,
+                    float* dz);
+
 // One torch.optim.AdamW step: writes the new parameter to pOut; m and v update in place.
 void adamw(const float* p, const float* g, float* m, float* v, float* pOut, int64_t n, float lr, float beta1,
            float beta2, float eps, float weightDecay, float bias1, float bias2);

@@ -3,6 +3,8 @@
 // neither model's [B, L, V] logits (V = 30,524) exist whole, forward or backward.
 import { tf } from '../engine/backend.js';
 import { linear } from '../engine/ops.js';
+import { softCross, softCrossGrad } from '../engine/soft-target.js';
+import type { SoftTarget } from '../engine/soft-target.js';
 import { chunkedProjectionBackward, scoredPositions } from '../objectives/lm.js';
 import { expectRank, expectTemperature, fmt, sameShape } from './checks.js';
 
@@ -29,12 +31,13 @@ export interface TopKTeacher {
 export type LmTeacher = ProjectedStates | TopKTeacher;
 
 /**
- * Teacher probabilities at T of one chunk of rows [c, V], and Σ p·log p per row [c]. Called inside a
- * tidy, forward and again backward, so it allocates nothing that outlives one call.
+ * The teacher's distribution at T over one chunk of rows, and Σ p·log p per row [c] where the target
+ * is sparse (a dense one's comes with the student's cross term). Called inside a tidy, forward and
+ * again backward, so it allocates nothing that outlives one call.
  */
 interface TeacherChunk {
-  probs: tf.Tensor;
-  negEntropy: tf.Tensor;
+  target: SoftTarget;
+  negEntropy?: tf.Tensor;
 }
 
 /** p·log p from log p, with 0·log 0 = 0 (told by log p = −∞: see klFromLogProbs). */
@@ -76,20 +79,13 @@ function teacherFrom(like: LmTeacher, [a, b, c]: tf.Tensor[]): LmTeacher {
 }
 
 /**
- * Exact teacher probabilities at T from its own projection. log p = z − log Σ exp z is always finite
- * (z = logits/T), so Σ p·log p needs no −∞ guard over the [c, V] rows; it is summed term by term, as the
- * student's Σ p·log q is, so that a model against itself gives exactly 0 (Σ p·z − log Σ exp z, one
- * subtraction fewer, left float32 residues of 1e-5).
+ * Exact teacher probabilities at T from its own projection: its logits are the dense target. Its
+ * Σ p·log p is summed term by term as the student's Σ p·log q is, so that a model against itself
+ * gives exactly 0.
  */
-function projectedTeacher(teacher: ProjectedStates, temperature: number): (ids: tf.Tensor) => TeacherChunk {
+function projectedTeacher(teacher: ProjectedStates): (ids: tf.Tensor) => TeacherChunk {
   const width = teacher.states.shape[2]!;
-  return (ids) => {
-    const rows = tf.gather(teacher.states.reshape([-1, width]), ids);
-    const z = tf.div(linear(rows, teacher.weight, teacher.bias), temperature);
-    const logProbs = tf.sub(z, tf.logSumExp(z, -1, true));
-    const probs = tf.exp(logProbs);
-    return { probs, negEntropy: tf.sum(tf.mul(probs, logProbs), -1) };
-  };
+  return (ids) => ({ target: { logits: linear(tf.gather(teacher.states.reshape([-1, width]), ids), teacher.weight, teacher.bias) } });
 }
 
 /**
@@ -106,10 +102,10 @@ function topKTeacher(teacher: TopKTeacher, vocab: number, temperature: number): 
     const pick = (x: tf.Tensor, width: number) => tf.gather(x.reshape([-1, width]), ids);
     const top = tf.sub(pick(teacher.logits, k), pick(teacher.logSumExp, 1)); // log p at T = 1 [c, k]
     const topT = tf.div(top, temperature);
-    const at = tf.stack([tf.tile(tf.range(0, rows, 1, 'int32').reshape([-1, 1]), [1, k]), pick(teacher.indices, k)], -1);
+    const indices = pick(teacher.indices, k);
     if (tail === 0) {
       const logProbs = tf.sub(topT, tf.logSumExp(topT, -1, true));
-      return { probs: tf.scatterND(at, tf.exp(logProbs), [rows, vocab]), negEntropy: tf.sum(plogp(logProbs), -1) };
+      return { target: { ids: indices, probs: tf.exp(logProbs), tail: tf.zeros([rows]) }, negEntropy: tf.sum(plogp(logProbs), -1) };
     }
     // Rounding can make the cached mass exceed 1: the tail is then empty (log 0 = −∞, probability 0).
     const rest = tf.relu(tf.sub(1, tf.sum(tf.exp(top), -1, true)));
@@ -117,10 +113,8 @@ function topKTeacher(teacher: TopKTeacher, vocab: number, temperature: number): 
     const logZ = tf.logSumExp(tf.concat([topT, tf.add(tailT, Math.log(tail))], 1), -1, true);
     const logTop = tf.sub(topT, logZ);
     const logTail = tf.sub(tailT, logZ);
-    const pTail = tf.exp(logTail);
-    const probs = tf.add(tf.scatterND(at, tf.sub(tf.exp(logTop), pTail), [rows, vocab]), pTail);
     const negEntropy = tf.add(tf.sum(plogp(logTop), -1), tf.mul(plogp(logTail).reshape([-1]), tail));
-    return { probs, negEntropy };
+    return { target: { ids: indices, probs: tf.exp(logTop), tail: tf.exp(logTail).reshape([rows]) }, negEntropy };
   };
 }
 
@@ -147,7 +141,7 @@ export function projectedLmKd(student: ProjectedStates, teacher: LmTeacher, labe
   for (let start = 0; start < scored.length; start += chunk) spans.push([start, Math.min(chunk, scored.length - start)]);
   const idsOf = ([start, size]: [number, number]) => tf.tensor1d(scored.subarray(start, start + size), 'int32');
   const scale = (temperature * temperature) / Math.max(scored.length, 1);
-  const chunksOf = (t: LmTeacher) => ('indices' in t ? topKTeacher(t, vocab, temperature) : projectedTeacher(t, temperature));
+  const chunksOf = (t: LmTeacher) => ('indices' in t ? topKTeacher(t, vocab, temperature) : projectedTeacher(t));
 
   const f = tf.customGrad(((h: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
     const flat = h.reshape([rows, width]);
@@ -158,9 +152,9 @@ export function projectedLmKd(student: ProjectedStates, teacher: LmTeacher, labe
       const sums = spans.map((span) =>
         tf.tidy(() => {
           const ids = idsOf(span);
-          const { probs, negEntropy } = teacherOf(ids);
-          const logQ = tf.logSoftmax(tf.div(linear(tf.gather(flat, ids), w, b), temperature));
-          return tf.sum(tf.sub(negEntropy, tf.sum(tf.mul(probs, logQ), -1)));
+          const { target, negEntropy } = teacherOf(ids);
+          const student = softCross(linear(tf.gather(flat, ids), w, b), target, temperature);
+          return tf.sum(tf.sub(negEntropy ?? student.negEntropy, student.cross));
         }),
       );
       return sums.length > 0 ? tf.mul(tf.addN(sums), scale) : tf.scalar(0);
@@ -173,7 +167,7 @@ export function projectedLmKd(student: ProjectedStates, teacher: LmTeacher, labe
         // d(KL·T²)/d logits = T·(softmax(logits/T) − teacher probs), over the scored rows.
         const factor = tf.mul(dy, scale / temperature);
         const { dRows, dw, db } = chunkedProjectionBackward(spans, (span) => tf.gather(sh, idsOf(span)), sw, sb, (span, logits) =>
-          tf.mul(tf.sub(tf.softmax(tf.div(logits, temperature)), teacherOf(idsOf(span)).probs), factor),
+          softCrossGrad(logits, teacherOf(idsOf(span)).target, temperature, tf.fill([span[1]], 1).mul(factor)),
         );
         const dStates = tf.tidy(() =>
           dRows.length > 0

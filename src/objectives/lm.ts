@@ -1,6 +1,8 @@
 // Language-modelling loss of BLIP's decoder: next-token cross-entropy with label smoothing.
 import { tf } from '../engine/backend.js';
 import { gatherRows, linear, matmul } from '../engine/ops.js';
+import { softCross, softCrossGrad } from '../engine/soft-target.js';
+import type { SoftTarget } from '../engine/soft-target.js';
 
 /** Label id that marks a position as ignored (padding), as PyTorch's ignore_index. */
 export const IGNORE_INDEX = -100;
@@ -119,9 +121,16 @@ export function projectedCaptionLoss(
   const scale = 1 / Math.max(counted, 1);
   const spans: [number, number][] = [];
   for (let start = 0; start < rows; start += chunk) spans.push([start, Math.min(chunk, rows - start)]);
+  // Label smoothing as a sparse soft target: ε/V on every class, 1 − ε + ε/V on the label.
+  const tail = labelSmoothing / vocab;
   const chunkTargets = ([start, size]: [number, number]) => {
     const t = next.subarray(start, start + size);
-    return { valid: tf.tensor1d(Float32Array.from(t, (x) => (x === IGNORE_INDEX ? 0 : 1))), onehot: tf.oneHot(tf.tensor1d(Int32Array.from(t, (x) => Math.max(x, 0)), 'int32'), vocab) };
+    const target: SoftTarget = {
+      ids: tf.tensor2d(Int32Array.from(t, (x) => Math.max(x, 0)), [size, 1], 'int32'),
+      probs: tf.fill([size, 1], 1 - labelSmoothing + tail),
+      tail: tf.fill([size], tail),
+    };
+    return { valid: tf.tensor1d(Float32Array.from(t, (x) => (x === IGNORE_INDEX ? 0 : 1))), target };
   };
   const f = tf.customGrad(((h: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
     const flat = h.reshape([rows, width]);
@@ -131,12 +140,8 @@ export function projectedCaptionLoss(
         spans.map((span) =>
           tf.tidy(() => {
             const logits = linear(flat.slice([span[0], 0], [span[1], width]), w, b);
-            const { valid, onehot } = chunkTargets(span);
-            // −log p(target) = lse − logit; the mean over classes of −log p = lse − mean(logits).
-            const lse = tf.logSumExp(logits, -1);
-            const picked = tf.sum(tf.mul(logits, onehot), -1);
-            const loss = tf.sub(lse, tf.add(tf.mul(picked, 1 - labelSmoothing), tf.mul(tf.mean(logits, -1), labelSmoothing)));
-            return tf.sum(tf.mul(loss, valid));
+            const { valid, target } = chunkTargets(span);
+            return tf.neg(tf.sum(tf.mul(softCross(logits, target, 1).cross, valid)));
           }),
         ),
       ).mul(scale),
@@ -148,9 +153,8 @@ export function projectedCaptionLoss(
         const factor = tf.mul(dy, scale);
         // d loss / d logits = softmax − (1 − ε)·onehot − ε/V on counted rows.
         const { dRows, dw, db } = chunkedProjectionBackward(spans, ([start, size]) => sh.slice([start, 0], [size, width]), sw, sb, (span, logits) => {
-          const { valid, onehot } = chunkTargets(span);
-          const g = tf.sub(tf.sub(tf.softmax(logits), tf.mul(onehot, 1 - labelSmoothing)), labelSmoothing / vocab);
-          return tf.mul(g, tf.mul(valid.reshape([-1, 1]), factor));
+          const { valid, target } = chunkTargets(span);
+          return softCrossGrad(logits, target, 1, tf.mul(valid, factor));
         });
         const dStates = tf.concat(dRows, 0).reshape([batch, length, width]);
         tf.dispose([...dRows, factor]);

@@ -37,6 +37,15 @@ export interface NativeAddon {
   attnContext(p: Float32Array, v: Float32Array, shape: Int32Array, o: Float32Array): void;
   attnContextGrad(p: Float32Array, v: Float32Array, dout: Float32Array, shape: Int32Array, dp: Float32Array,
     dv: Float32Array): void;
+  /**
+   * Soft-target cross-entropy of rows of `v` logits z at `temperature`: cross[r] = Σ p·log softmax(z/T),
+   * and Σ p·log p into negEntropy for a dense target (teacher logits; else ids/probs/tail, sparse).
+   */
+  softXent(z: Float32Array, v: number, temperature: number, cross: Float32Array, negEntropy: Float32Array,
+    teacher: Float32Array | null, ids?: Int32Array, probs?: Float32Array, tail?: Float32Array): void;
+  /** dz[r, j] = scale[r]·(softmax(z/T)_j − p_j), p as in softXent. */
+  softXentGrad(z: Float32Array, v: number, temperature: number, scale: Float32Array, dz: Float32Array,
+    teacher: Float32Array | null, ids?: Int32Array, probs?: Float32Array, tail?: Float32Array): void;
   adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, pOut: Float32Array, lr: number,
     beta1: number, beta2: number, eps: number, weightDecay: number, bias1: number, bias2: number): void;
   gatherRows(table: Float32Array, ids: Int32Array, out: Float32Array, width: number): void;

@@ -345,6 +345,8 @@ export const FUSED = {
   attnProbsGrad: 'DlipAttnProbsGrad',
   attnContext: 'DlipAttnContext',
   attnContextGrad: 'DlipAttnContextGrad',
+  softXent: 'DlipSoftXent',
+  softXentGrad: 'DlipSoftXentGrad',
 } as const;
 
 /** [B, H, Tq, Tk, D] of an attention from q [B, Tq, H·D], k [B, Tk, H·D] and the head count. */
@@ -363,6 +365,15 @@ function maskStrides(mask: tf.TensorInfo): Int32Array {
     acc *= shape[i]!;
   }
   return strides;
+}
+
+/** The soft target's arguments of softXent / softXentGrad: dense teacher logits, or ids, probs and tail. */
+function softTargetArgs(be: NativeBackend, inputs: tf.NamedTensorInfoMap, classes: number): [Float32Array | null, Int32Array?, Float32Array?, Float32Array?] {
+  const { teacher, ids, probs, tail } = inputs as Record<string, tf.TensorInfo | undefined>;
+  if (teacher) return [be.f32(teacher)];
+  const checked = intIds(be, ids!, classes);
+  if (!checked) throw new Error(`soft target: ids must be int32 in 0..${classes - 1}`);
+  return [null, checked, be.f32(probs!), be.f32(tail!)];
 }
 
 const fused: tf.KernelConfig[] = [
@@ -435,6 +446,21 @@ const fused: tf.KernelConfig[] = [
     be.addon.attnContextGrad(be.f32(p!), be.f32(v!), be.f32(dout!), Int32Array.from([b, h, tq, tk, v!.shape[2]! / h]),
       dp.values, dv.values);
     return [dp.info, dv.info];
+  }),
+  own(FUSED.softXent, ({ inputs, attrs }, be) => {
+    const z = inputs.z!;
+    const [rows, classes] = z.shape as [number, number];
+    const cross = be.output([rows]), negEntropy = be.output([rows]);
+    negEntropy.values.fill(0);
+    be.addon.softXent(be.f32(z), classes, attrs!.temperature as number, cross.values, negEntropy.values, ...softTargetArgs(be, inputs, classes));
+    return [cross.info, negEntropy.info];
+  }),
+  own(FUSED.softXentGrad, ({ inputs, attrs }, be) => {
+    const { z, scale } = inputs as Record<string, tf.TensorInfo>;
+    const classes = z!.shape[1]!;
+    const { info, values } = be.output(z!.shape.slice());
+    be.addon.softXentGrad(be.f32(z!), classes, attrs!.temperature as number, be.f32(scale!), values, ...softTargetArgs(be, inputs, classes));
+    return info;
   }),
   // Writes the new parameter to a fresh tensor; updates the optimizer-owned moments m and v in place.
   own(FUSED.adamw, ({ inputs, attrs }, be) => {

@@ -6,6 +6,10 @@ import { tf, initBackend } from '../../../src/engine/backend.js';
 import { loadAddon } from '../../../src/engine/native/addon.js';
 import { AdamW } from '../../../src/train/optimizer.js';
 import { attention, gatherRows, gelu, layerNorm, linear, matmul, softmax } from '../../../src/engine/ops.js';
+import { softCross, softCrossGrad } from '../../../src/engine/soft-target.js';
+import type { SoftTarget } from '../../../src/engine/soft-target.js';
+import { projectedCaptionLoss, IGNORE_INDEX } from '../../../src/objectives/lm.js';
+import { projectedLmKd } from '../../../src/distill/lm-kd.js';
 
 const load = loadAddon();
 const skip = load.ok ? false : `native addon unavailable: ${load.reason}`;
@@ -257,6 +261,58 @@ describe('native backend kernels against cpu', { skip }, () => {
     const ids = [3, 0, 3, 9, 1, 3];
     check('gatherRows', (t) => gatherRows(t, tf.tensor(ids, [2, 3], 'int32')), [rand([10, 5], 1)], { tol: 1e-6 });
     check('gather 3-d table', (t) => tf.gather(t!, tf.tensor([2, 0, 2], [3], 'int32')), [rand([4, 2, 3], 2)], { tol: 0 });
+  });
+
+  it('soft-target cross-entropy: dense and sparse targets, tails of 0, T ≠ 1, value and gradient rows', () => {
+    const [rows, classes, k] = [5, 37, 3];
+    const ids = tf.tensor2d([[0, 5, 36], [2, 1, 7], [9, 3, 4], [36, 35, 0], [11, 12, 13]], [rows, k], 'int32');
+    const probs = rand([rows, k], 7, 0, 0.3);
+    const tail = Float32Array.from([0.01, 0, 0.002, 0.02, 0]);
+    for (const T of [1, 2.5]) {
+      const targets: [string, (t: tf.Tensor[]) => SoftTarget, In[]][] = [
+        ['dense', ([t]) => ({ logits: t! }), [rand([rows, classes], 11, -4, 4)]],
+        ['sparse', ([p, tl]) => ({ ids, probs: p!, tail: tl! }), [probs, { shape: [rows], data: tail }]],
+      ];
+      for (const [kind, target, extra] of targets) {
+        const z = rand([rows, classes], 3, -4, 4);
+        const scale = rand([rows], 5, -1, 1);
+        const out = (backend: string) => {
+          tf.setBackend(backend);
+          return tf.tidy(() => {
+            const [logits, s, ...t] = [z, scale, ...extra].map((i) => tf.tensor(i.data, i.shape));
+            const { cross, negEntropy } = softCross(logits!, target(t), T);
+            return [cross, negEntropy, softCrossGrad(logits!, target(t), T, s!)].map((x) => Float32Array.from(x.dataSync()));
+          });
+        };
+        const [ours, ref] = [out('native'), out('cpu')];
+        tf.setBackend('native');
+        ours.forEach((o, i) => o.forEach((v, j) => assert.ok(Math.abs(v - ref[i]![j]!) < 2e-6 * Math.max(1, Math.abs(ref[i]![j]!)), `${kind} T=${T} output ${i} #${j}: native ${v} vs cpu ${ref[i]![j]}`)));
+      }
+    }
+    ids.dispose();
+  });
+
+  it('the LM loss and LM KD on the fused soft-target kernel equal the composed ops, value and gradients', () => {
+    const labels = [[1, 4, 7, 9, 2], [1, 5, 2, IGNORE_INDEX, IGNORE_INDEX], [1, 10, 3, 3, 2]];
+    const lab = () => tf.tensor2d(labels, [3, 5], 'int32');
+    const student = [rand([3, 5, 4], 21), rand([11, 4], 22), rand([11], 23)];
+    check('projectedCaptionLoss', (s, w, b) => projectedCaptionLoss(s!, w!, b!, lab(), 0.1, 4), student);
+    // The teacher is a constant of the loss (no gradient): made inside f, on the backend under test.
+    const teacher = [rand([3, 5, 6], 24), rand([11, 6], 25), rand([11], 26)];
+    const projected = () => {
+      const [states, weight, bias] = teacher.map((i) => tf.tensor(i.data, i.shape));
+      return { states: states!, weight: weight!, bias: bias! };
+    };
+    const top3 = () => {
+      const t = projected();
+      const logits = linear(t.states, t.weight, t.bias);
+      const { values, indices } = tf.topk(logits, 3);
+      return { indices, logits: values, logSumExp: tf.logSumExp(logits, -1) };
+    };
+    for (const T of [1, 2]) {
+      check(`projectedLmKd dense T=${T}`, (s, w, b) => projectedLmKd({ states: s!, weight: w!, bias: b! }, projected(), lab(), T, 4), student);
+      check(`projectedLmKd top-3 T=${T}`, (s, w, b) => projectedLmKd({ states: s!, weight: w!, bias: b! }, top3(), lab(), T, 4), student);
+    }
   });
 
   it('AdamW: the fused update matches the composite one over several steps', () => {
