@@ -37,6 +37,7 @@ struct Args {
   }
   float* f32(size_t i, size_t* len = nullptr) { return array<float>(i, napi_float32_array, len); }
   int32_t* i32(size_t i, size_t* len = nullptr) { return array<int32_t>(i, napi_int32_array, len); }
+  double* f64(size_t i, size_t* len = nullptr) { return array<double>(i, napi_float64_array, len); }
   int64_t integer(size_t i) {
     int64_t x = 0;
     if (i >= n || napi_get_value_int64(env, v[i], &x) != napi_ok) fail("dlip native: expected an integer");
@@ -416,6 +417,23 @@ napi_value SoftXentGrad(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// rowTopK(x, v, k, lse: Float64Array [rows], ids: Int32Array [rows·k])
+napi_value RowTopK(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  size_t n, nLse, nIds;
+  const float* X = a.f32(0, &n);
+  const int64_t v = a.integer(1), k = a.integer(2);
+  double* lse = a.f64(3, &nLse);
+  int32_t* ids = a.i32(4, &nIds);
+  if (a.failed) return nullptr;
+  if (v <= 0 || k <= 0 || n % v != 0 || nLse != n / v || int64_t(nIds) != int64_t(nLse) * k) {
+    a.fail("dlip native: rowTopK shapes do not agree");
+    return nullptr;
+  }
+  dlip::row_top_k(X, int64_t(nLse), v, int(k), lse, ids);
+  return undef(env);
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor fns[] = {
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -439,6 +457,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"attnContextGrad", nullptr, AttnContextGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softXent", nullptr, SoftXent, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softXentGrad", nullptr, SoftXentGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"rowTopK", nullptr, RowTopK, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamw", nullptr, AdamW, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gatherRows", nullptr, GatherRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"scatterAddRows", nullptr, ScatterAddRows, nullptr, nullptr, nullptr, napi_default, nullptr},

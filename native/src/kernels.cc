@@ -475,6 +475,37 @@ void soft_xent_grad(const float* z, SoftTarget t, float temperature, const float
   });
 }
 
+void row_top_k(const float* x, int64_t rows, int64_t v, int k, double* lse, int32_t* ids) {
+  parallel_rows(rows, v, [&](int64_t r) {
+    const float* xr = x + r * v;
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < v; j++) mx = std::max(mx, xr[j]);
+    if (mx == -INFINITY) {
+      lse[r] = -INFINITY;
+    } else {
+      double s = 0;
+#pragma omp simd reduction(+ : s)
+      for (int64_t j = 0; j < v; j++) s += fexp(xr[j] - mx);
+      lse[r] = double(mx) + std::log(s);
+    }
+    // Kept sorted best first; an entry enters only when strictly above the worst kept (or while the
+    // list is short): in index order, a later index never beats an equal value.
+    int32_t* top = ids + r * k;
+    int n = 0;
+    for (int64_t j = 0; j < v; j++) {
+      const float y = xr[j];
+      if (y != y || (n == k && !(y > xr[top[k - 1]]))) continue;
+      int pos = n < k ? n++ : k - 1;
+      while (pos > 0 && y > xr[top[pos - 1]]) {
+        top[pos] = top[pos - 1];
+        pos--;
+      }
+      top[pos] = int32_t(j);
+    }
+    for (int i = n; i < k; i++) top[i] = -1;
+  });
+}
+
 void layer_norm(const float* x, const float* g, const float* b, float eps, float* y, float* mean, float* rstd,
                 int64_t rows, int64_t c) {
   parallel_rows(rows, c, [&](int64_t r) {

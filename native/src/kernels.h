@@ -81,6 +81,10 @@ void soft_xent(const float* z, SoftTarget t, float temperature, int64_t rows, in
 void soft_xent_grad(const float* z, SoftTarget t, float temperature, const float* scale, int64_t rows, int64_t v,
                     float* dz);
 
+// A search step's scoring of rows [rows, v] of logits: lse[r] = log Σ exp(x) (float exps, a double sum)
+// and ids[r, :k] the k largest entries (value desc, index asc; never NaN; -1 past a short row).
+void row_top_k(const float* x, int64_t rows, int64_t v, int k, double* lse, int32_t* ids);
+
 // One torch.optim.AdamW step: writes the new parameter to pOut; m and v update in place.
 void adamw(const float* p, const float* g, float* m, float* v, float* pOut, int64_t n, float lr, float beta1,
            float beta2, float eps, float weightDecay, float bias1, float bias2);

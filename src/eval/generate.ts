@@ -6,11 +6,11 @@
 // as BeamHypotheses.is_done says. Every live sequence of every input runs in one decoder call, and
 // finished inputs leave the batch. A SequenceDecoder recomputes the whole sequence each step; a
 // CachedDecoder (kv-cache.ts) keeps keys and values, so a step feeds one token per sequence.
-import { tf } from '../engine/backend.js';
+import { borrowValues, tf } from '../engine/backend.js';
 import type { TextDecoder } from '../models/blip.js';
 import type { TextConfig } from '../models/config.js';
 import { cachedDecoder } from './kv-cache.js';
-import { logSumExp, offerRow, TopK } from './top-k.js';
+import { scoreRows, TopK } from './top-k.js';
 
 /**
  * One decoder forward over a batch of token sequences. `rows[n]` is the input (image or question)
@@ -120,8 +120,11 @@ function resolve(options: GenerateOptions): Resolved {
   return { prefix, eos: options.eosTokenId, numBeams, maxNew, minNew: Math.max(0, minLength - counted), repetitionPenalty, lengthPenalty };
 }
 
-/** Reads a decoder's output for n sequences as one flat array [n × vocab] of last-position logits. */
-function readLast(n: number, run: () => tf.Tensor): { data: Float32Array; vocab: number } {
+/**
+ * A decoder's output for n sequences as one flat array [n × vocab] of last-position logits, readable
+ * until release() (the backend's own storage where it lends it: see borrowValues).
+ */
+function readLast(n: number, run: () => tf.Tensor): { data: Float32Array; vocab: number; release(): void } {
   const last = tf.tidy(() => {
     const out = run();
     if (out.shape[0] !== n || (out.rank !== 2 && out.rank !== 3)) {
@@ -131,10 +134,7 @@ function readLast(n: number, run: () => tf.Tensor): { data: Float32Array; vocab:
     const t = out.shape[1]!;
     return out.slice([0, t - 1, 0], [n, 1, -1]).reshape([n, out.shape[2]!]).toFloat();
   });
-  const vocab = last.shape[1]!;
-  const data = last.dataSync() as Float32Array;
-  last.dispose();
-  return { data, vocab };
+  return { data: borrowValues(last), vocab: last.shape[1]!, release: () => last.dispose() };
 }
 
 /**
@@ -174,6 +174,11 @@ function processedScores(o: Resolved, vocab: number, seq: readonly number[], blo
   return out;
 }
 
+/** The most entries processedScores changes in a row of a sequence of `length` tokens. */
+function processedMax(o: Resolved, length: number): number {
+  return (o.repetitionPenalty !== 1 ? length : 0) + 1;
+}
+
 /** Greedy search: the processed argmax each step (lowest id on ties, as torch.argmax). */
 export function greedySearch(decoder: Decoder, count: number, options: GenerateOptions): GeneratedSequence[] {
   const o = resolve(options);
@@ -183,7 +188,8 @@ export function greedySearch(decoder: Decoder, count: number, options: GenerateO
   let active = seqs.map((_, i) => i);
   let parents: number[] | undefined;
   for (let step = 0; step < o.maxNew && active.length > 0; step++) {
-    const { data, vocab } = nextLogits(decoder, active.map((i) => seqs[i]!), active, parents);
+    const { data, vocab, release } = nextLogits(decoder, active.map((i) => seqs[i]!), active, parents);
+    const scores = scoreRows(data, vocab, 1, processedMax(o, seqs[active[0]!]!.length));
     const still: number[] = [];
     parents = [];
     active.forEach((item, r) => {
@@ -191,14 +197,15 @@ export function greedySearch(decoder: Decoder, count: number, options: GenerateO
       // Processors act on the raw logits here, stored as float32 (Math.fround) like the logits.
       const processed = processedScores(o, vocab, seqs[item]!, step < o.minNew, (v) => raw[v]!, Math.fround);
       const top = new TopK(1);
-      offerRow(top, raw, 0, 0, 0, processed);
+      scores.offer(top, r, 0, 0, processed, true);
       const best = top.indices[0] ?? 0;
-      logProbs[item] += raw[best]! - logSumExp(raw);
+      logProbs[item] += raw[best]! - scores.lse(r);
       if (best === o.eos) return;
       seqs[item]!.push(best);
       still.push(item);
       parents!.push(r);
     });
+    release();
     active = still;
   }
   return seqs.map((s, i) => ({ tokens: s.slice(o.prefix.length), logProb: logProbs[i]!, score: logProbs[i]! }));
@@ -271,7 +278,8 @@ export function beamSearch(decoder: Decoder, count: number, options: GenerateOpt
     const seqs = active.flatMap((i) => beams[i]!.map((b) => b.seq));
     const rows = active.flatMap((i) => new Array<number>(nb).fill(i));
     const parents = step === 0 ? undefined : active.flatMap((i) => beams[i]!.map((b) => b.parent));
-    const { data, vocab } = nextLogits(decoder, seqs, rows, parents);
+    const { data, vocab, release } = nextLogits(decoder, seqs, rows, parents);
+    const scores = scoreRows(data, vocab, 2 * nb, processedMax(o, curLen));
     active.forEach((item, a) => {
       // The 2·numBeams best (beam, token) candidates by processed log-prob + beam score, ranked as
       // HF ranks the flattened [beams × vocab] scores; log-softmax rows are never written out.
@@ -279,12 +287,13 @@ export function beamSearch(decoder: Decoder, count: number, options: GenerateOpt
       const rows: Float32Array[] = [];
       const lses: number[] = [];
       beams[item]!.forEach((beam, j) => {
-        const row = data.subarray((a * nb + j) * vocab, (a * nb + j + 1) * vocab);
-        const lse = logSumExp(row);
+        const r = a * nb + j;
+        const row = data.subarray(r * vocab, (r + 1) * vocab);
+        const lse = scores.lse(r);
         rows.push(row);
         lses.push(lse);
         const processed = processedScores(o, vocab, beam.seq, step < o.minNew, (v) => row[v]! - lse, (x) => x);
-        offerRow(top, row, lse, beam.score, j * vocab, processed);
+        scores.offer(top, r, beam.score, j * vocab, processed);
       });
       const next: Beam[] = [];
       for (let rank = 0; rank < top.values.length && next.length < nb; rank++) {
@@ -302,6 +311,7 @@ export function beamSearch(decoder: Decoder, count: number, options: GenerateOpt
       beams[item] = next;
       done[item] = done[item]! || hyps[item]!.isDone(top.values[0]!, curLen);
     });
+    release();
     active = active.filter((i) => !done[i]);
   }
   // Inputs that ran out of length: their open beams compete with the finished hypotheses.

@@ -4,7 +4,12 @@
 // list cost several times the decoder itself on a small model. Here a row is read in place: its
 // log-sum-exp (double precision, in index order, so scores are bit-identical to writing the
 // log-softmax out), then one pass that computes each candidate's value and keeps the best few in a
-// small sorted list, touching the list only for an entry that beats its worst.
+// small sorted list, touching the list only for an entry that beats its worst. On the native backend
+// the addon does both scans for all rows at once (float exps, a double sum: scores then agree with
+// this file's to ~1e-7, as a float32 log-softmax would, not bit for bit), and the search offers only
+// each row's few largest entries: ranking by value − lse + base keeps a row's order.
+import { tf } from '../engine/backend.js';
+import { loadAddon } from '../engine/native/addon.js';
 
 /** log Σ exp(row), in double precision: the max first, then Σ exp(x − max) in index order. */
 export function logSumExp(row: Float32Array): number {
@@ -64,4 +69,43 @@ export function offerRow(top: TopK, row: Float32Array, shift: number, base: numb
     }
   }
   for (const [v, value] of processed) top.offer(value + base, offset + v);
+}
+
+/** One search step's scoring of rows [rows × vocab]: each row's log-sum-exp, and an offer of its entries. */
+export interface RowScores {
+  lse(row: number): number;
+  /** offerRow for row `r`: its entries as log-softmax (or, `raw`, as they are) + `base`, at index offset + entry. */
+  offer(top: TopK, r: number, base: number, offset: number, processed: ReadonlyMap<number, number>, raw?: boolean): void;
+}
+
+/**
+ * Scores for the rows of `data` where a search keeps at most `keep` candidates and processes at most
+ * `processedMax` entries of a row: on the native backend every row's log-sum-exp and its
+ * keep + processedMax largest entries in one addon call, else the one-pass scans above, lazily.
+ */
+export function scoreRows(data: Float32Array, vocab: number, keep: number, processedMax: number): RowScores {
+  const row = (r: number) => data.subarray(r * vocab, (r + 1) * vocab);
+  const addon = tf.getBackend() === 'native' ? loadAddon() : undefined;
+  if (addon?.ok) {
+    const k = Math.min(keep + processedMax, vocab);
+    const rows = data.length / vocab;
+    const lse = new Float64Array(rows);
+    const ids = new Int32Array(rows * k);
+    addon.addon.rowTopK(data, vocab, k, lse, ids);
+    return {
+      lse: (r) => lse[r]!,
+      offer(top, r, base, offset, processed, raw = false) {
+        const values = row(r);
+        const shift = raw ? 0 : lse[r]!;
+        for (let i = r * k; i < (r + 1) * k && ids[i]! >= 0; i++) {
+          const v = ids[i]!;
+          if (!processed.has(v)) top.offer((values[v]! - shift) + base, offset + v);
+        }
+        for (const [v, value] of processed) top.offer(value + base, offset + v);
+      },
+    };
+  }
+  const lses = new Map<number, number>();
+  const lse = (r: number) => lses.get(r) ?? lses.set(r, logSumExp(row(r))).get(r)!;
+  return { lse, offer: (top, r, base, offset, processed, raw = false) => offerRow(top, row(r), raw ? 0 : lse(r), base, offset, processed) };
 }

@@ -5,7 +5,9 @@
 // no log-softmax).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { logSumExp, offerRow, TopK } from '../../src/eval/top-k.js';
+import { initBackend, tf } from '../../src/engine/backend.js';
+import { loadAddon } from '../../src/engine/native/addon.js';
+import { logSumExp, offerRow, scoreRows, TopK } from '../../src/eval/top-k.js';
 
 /** Deterministic [0, 1) numbers (mulberry32), so a failure reproduces. */
 function random(seed: number): () => number {
@@ -95,5 +97,39 @@ describe('one-pass log-softmax and top-k', () => {
     for (const [value, index] of [[1, 9], [2, 5], [1, 4], [NaN, 0], [1, 7], [2, 8]] as const) top.offer(value, index);
     assert.deepEqual(top.indices, [5, 8, 4]);
     assert.deepEqual(top.values, [2, 2, 1]);
+  });
+});
+
+describe('scoreRows on the native backend', { skip: loadAddon().ok ? false : 'native addon unavailable' }, () => {
+  it('ranks the candidates of several beams as the one-pass scan does, scores within 1e-6, NaN never kept', async () => {
+    await initBackend('native');
+    const rand = random(11);
+    for (let trial = 0; trial < 200; trial++) {
+      const vocab = 1 + Math.floor(rand() * 60);
+      const beams = 1 + Math.floor(rand() * 4);
+      const k = 1 + Math.floor(rand() * 6);
+      const data = new Float32Array(beams * vocab);
+      for (let j = 0; j < beams; j++) {
+        data.set(randomRow(rand, vocab), j * vocab);
+        if (rand() < 0.2) data[j * vocab + Math.floor(rand() * vocab)] = NaN;
+      }
+      const bases = Array.from({ length: beams }, () => [0, -1, -2.5][Math.floor(rand() * 3)]!);
+      const processed = Array.from({ length: beams }, () => (rand() < 0.4 ? new Map([[Math.floor(rand() * vocab), -0.5]]) : new Map<number, number>()));
+      const scores = scoreRows(data, vocab, k, 1);
+      const native = new TopK(k);
+      const scan = new TopK(k);
+      for (let j = 0; j < beams; j++) {
+        const row = data.subarray(j * vocab, (j + 1) * vocab);
+        if (row.some((x) => Number.isNaN(x))) continue; // the scan's log-sum-exp of a NaN row is NaN: nothing to compare
+        const lse = logSumExp(row);
+        assert.ok(Math.abs(scores.lse(j) - lse) <= 1e-6 * Math.max(1, Math.abs(lse)), `trial ${trial} row ${j}: lse ${scores.lse(j)} vs ${lse}`);
+        scores.offer(native, j, bases[j]!, j * vocab, processed[j]!);
+        offerRow(scan, row, lse, bases[j]!, j * vocab, processed[j]!);
+      }
+      const where = `trial ${trial} (vocab ${vocab}, ${beams} beams, k ${k})`;
+      assert.deepEqual(native.indices, scan.indices, where);
+      native.values.forEach((v, i) => assert.ok(v === scan.values[i] || Math.abs(v - scan.values[i]!) < 1e-6, `${where}: value ${v} vs ${scan.values[i]}`));
+    }
+    tf.setBackend('cpu');
   });
 });

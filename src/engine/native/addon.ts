@@ -46,6 +46,8 @@ export interface NativeAddon {
   /** dz[r, j] = scale[r]·(softmax(z/T)_j − p_j), p as in softXent. */
   softXentGrad(z: Float32Array, v: number, temperature: number, scale: Float32Array, dz: Float32Array,
     teacher: Float32Array | null, ids?: Int32Array, probs?: Float32Array, tail?: Float32Array): void;
+  /** Per row of `v` logits: lse[r] = log Σ exp, ids[r·k ..] its k largest (value desc, index asc; −1 past a short row). */
+  rowTopK(x: Float32Array, v: number, k: number, lse: Float64Array, ids: Int32Array): void;
   adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, pOut: Float32Array, lr: number,
     beta1: number, beta2: number, eps: number, weightDecay: number, bias1: number, bias2: number): void;
   gatherRows(table: Float32Array, ids: Int32Array, out: Float32Array, width: number): void;
