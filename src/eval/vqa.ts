@@ -2,6 +2,7 @@
 // fusion encoder, then the answer decoder, cross-attending to the question states, either ranks a
 // closed list of candidate answers (rank_answer) or generates an answer (beam search).
 import { tf } from '../engine/backend.js';
+import { softCross } from '../engine/soft-target.js';
 import type { TextDecoder } from '../models/blip.js';
 import type { TextConfig } from '../models/config.js';
 import { chooseDecoder, generate, specialTokens } from './generate.js';
@@ -134,11 +135,14 @@ export function rankAnswers(
       const maskT = tf.tensor2d(mask, [batch.length, length], 'int32');
       const logits = decoder(idsT, maskT, tf.tensor1d(batch.map(([q]) => q), 'int32'));
       const vocab = logits.shape[2]!;
-      // Position t predicts token t+1; targets are every real token after [DEC] (pads ignored).
-      const logp = tf.logSoftmax(logits.slice([0, 0, 0], [-1, length - 1, -1]).toFloat());
-      const targets = idsT.slice([0, 1], [-1, -1]);
-      const target = tf.sum(tf.mul(logp, tf.oneHot(targets, vocab)), -1);
-      const perToken = eps > 0 ? tf.add(tf.mul(target, 1 - eps), tf.mul(tf.mean(logp, -1), eps)) : target;
+      // Position t predicts token t+1; targets are every real token after [DEC] (pads ignored). The
+      // smoothed log-prob (1 − ε)·log p(target) + ε·mean log p is the cross-entropy against the
+      // target (1 − ε)·onehot + ε/V, one fused pass over each row on the native backend.
+      const rows = batch.length * (length - 1);
+      const targets = idsT.slice([0, 1], [-1, -1]).reshape([rows, 1]);
+      const flat = logits.slice([0, 0, 0], [-1, length - 1, -1]).toFloat().reshape([rows, vocab]);
+      const target = { ids: targets, probs: tf.fill([rows, 1], 1 - eps + eps / vocab), tail: tf.fill([rows], eps / vocab) };
+      const perToken = softCross(flat, target, 1).cross.reshape([batch.length, length - 1]);
       return tf.sum(tf.mul(perToken, maskT.slice([0, 1], [-1, -1]).toFloat()), -1);
     });
     scores.set(sums.dataSync(), start);
