@@ -42,19 +42,20 @@ const QUICK: Partial<GridInput> = {
 
 /**
  * Seconds per unit of work of each stage kind (training samples, examples scored), from the full demo
- * of 2026-12-02 on a 2-core VM that other jobs shared (so they overestimate an idle machine), so that a
- * first run already shows an ETA; the run's own measurements replace them stage kind by stage kind.
+ * of 2026-12-02 with one thread beside another training job on a 2-core VM (train-no-kd from an earlier
+ * run: this one's was paused), so that a first run already shows an ETA; the run's own measurements
+ * replace them stage kind by stage kind.
  */
 export const DEMO_PRIORS: Priors = {
-  'score-teacher': { seconds: 169, work: 200 },
-  'finetune-vqa-teacher': { seconds: 564, work: 1920 },
-  'score-vqa': { seconds: 39, work: 300 },
-  'distill': { seconds: 1740, work: 4800 },
-  'score': { seconds: 28, work: 400 },
-  'distill-vqa': { seconds: 282, work: 1920 },
+  'score-teacher': { seconds: 59, work: 200 },
+  'finetune-vqa-teacher': { seconds: 234, work: 1920 },
+  'score-vqa': { seconds: 25, work: 300 },
+  'distill': { seconds: 1050, work: 4800 },
+  'score': { seconds: 22, work: 400 },
+  'distill-vqa': { seconds: 144, work: 1920 },
   'train-no-kd': { seconds: 455, work: 4800 },
-  'train-vqa-no-kd': { seconds: 58, work: 1920 },
-  'latency': { seconds: 63, work: 2 },
+  'train-vqa-no-kd': { seconds: 54, work: 1920 },
+  'latency': { seconds: 59, work: 2 },
 };
 
 export interface DemoOptions {
