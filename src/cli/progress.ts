@@ -64,10 +64,16 @@ export function trainingProgress(label: string, stream: NodeJS.WritableStream & 
   };
 }
 
-/** A bar of work done of a total with cli-progress's ETA, on a terminal only (a pre-pass, a render). */
-export function progressBar(label: string): { update: (done: number, total: number) => void; stop: () => void } {
-  if (!process.stderr.isTTY) return { update: () => {}, stop: () => {} };
-  const bar = new cliProgress.SingleBar({ format: `${label} [{bar}] {value}/{total} {eta_formatted}`, stream: process.stderr }, cliProgress.Presets.shades_classic);
+/**
+ * A bar of work done of a total with cli-progress's ETA (a pre-pass, a render): redrawn on a terminal,
+ * a line every 30 s in a log, so that a long teacher pre-pass is never silent.
+ */
+export function progressBar(label: string, stream: NodeJS.WritableStream & { isTTY?: boolean } = process.stderr): { update: (done: number, total: number) => void; stop: () => void } {
+  const interactive = stream.isTTY === true;
+  const bar = new cliProgress.SingleBar(
+    { format: `${label} [{bar}] {value}/{total} {eta_formatted}`, stream, hideCursor: interactive, noTTYOutput: !interactive, notTTYSchedule: 30_000 },
+    cliProgress.Presets.shades_classic,
+  );
   let started = false;
   return {
     update: (done, total) => {

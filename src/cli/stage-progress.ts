@@ -24,7 +24,9 @@ export function stageProgress(stream: NodeJS.WritableStream & { isTTY?: boolean 
         onScoreProgress(task, done, total) {
           if (part?.task !== task) {
             part?.bar.stop();
-            part = { task, bar: progressBar(`  ${task}`), started: Date.now(), lastLine: 0 };
+            // In a log this function writes its own lines (with the stage's ETA), so the bar is for a terminal only.
+            const bar = stream.isTTY ? progressBar(`  ${task}`, stream) : { update: () => {}, stop: () => {} };
+            part = { task, bar, started: Date.now(), lastLine: 0 };
             stopScoring = part.bar.stop;
           }
           part.bar.update(done, total);
