@@ -65,15 +65,26 @@ export function trainingProgress(label: string, stream: NodeJS.WritableStream & 
 }
 
 /**
- * A bar of work done of a total with cli-progress's ETA (a pre-pass, a render): redrawn on a terminal,
- * a line every 30 s in a log, so that a long teacher pre-pass is never silent.
+ * A bar of work done of a total with cli-progress's ETA (a pre-pass, a render) on a terminal; in a log,
+ * a line with the ETA every 30 s of work, so that a long teacher pre-pass is never silent and a short
+ * task adds nothing.
  */
 export function progressBar(label: string, stream: NodeJS.WritableStream & { isTTY?: boolean } = process.stderr): { update: (done: number, total: number) => void; stop: () => void } {
-  const interactive = stream.isTTY === true;
-  const bar = new cliProgress.SingleBar(
-    { format: `${label} [{bar}] {value}/{total} {eta_formatted}`, stream, hideCursor: interactive, noTTYOutput: !interactive, notTTYSchedule: 30_000 },
-    cliProgress.Presets.shades_classic,
-  );
+  if (stream.isTTY !== true) {
+    let first: number | undefined;
+    let last = 0;
+    return {
+      update: (done, total) => {
+        const now = Date.now();
+        first ??= now;
+        if (now - Math.max(first, last) < 30_000 || done === 0) return;
+        last = now;
+        stream.write(`${label} ${done}/${total}, ETA ${formatSeconds((((now - first) / 1000) * (total - done)) / done)}\n`);
+      },
+      stop: () => {},
+    };
+  }
+  const bar = new cliProgress.SingleBar({ format: `${label} [{bar}] {value}/{total} {eta_formatted}`, stream }, cliProgress.Presets.shades_classic);
   let started = false;
   return {
     update: (done, total) => {
