@@ -71,7 +71,7 @@ export interface Comparison {
   teacher?: number;
   kd?: Spread;
   baseline?: Spread;
-  /** KD mean − baseline mean. */
+  /** KD mean − baseline mean over the seeds both ran (a seed one of them lacks would bias it). */
   delta?: number;
   /** Seeds where both ran, and on how many of them KD scored higher. */
   paired: { seeds: number; kdWins: number };
@@ -112,16 +112,14 @@ export function summarize(input: EvidenceInput): Evidence {
     const kd = recipes[input.kd]?.[task];
     const baseline = recipes[input.baseline]?.[task];
     const seeds = [...new Set(runs.map((r) => r.seed))];
-    let paired = 0;
-    let kdWins = 0;
+    const differences: number[] = [];
     for (const seed of seeds) {
       const a = scoreOf(runs, input.kd, seed)?.[task];
       const b = scoreOf(runs, input.baseline, seed)?.[task];
-      if (a === undefined || b === undefined) continue;
-      paired++;
-      if (a > b) kdWins++;
+      if (a !== undefined && b !== undefined) differences.push(a - b);
     }
-    return { task, teacher: teacher[task], kd, baseline, delta: kd && baseline ? kd.mean - baseline.mean : undefined, paired: { seeds: paired, kdWins } };
+    const delta = differences.length > 0 ? differences.reduce((x, y) => x + y, 0) / differences.length : undefined;
+    return { task, teacher: teacher[task], kd, baseline, delta, paired: { seeds: differences.length, kdWins: differences.filter((d) => d > 0).length } };
   });
 
   const retention = input.recipes.flatMap((recipe) =>
@@ -145,10 +143,12 @@ export function summarize(input: EvidenceInput): Evidence {
   const checks: Check[] = [];
   for (const c of comparison) {
     const seeds = c.kd && c.baseline ? `${c.kd.n} / ${c.baseline.n} seeds` : 'not measured';
+    // Decided only once every seed either ran is paired: a partial run is reported, not judged.
+    const complete = c.kd !== undefined && c.baseline !== undefined && c.paired.seeds === Math.max(c.kd.n, c.baseline.n);
     checks.push({
       claim: `${input.kd} beats ${input.baseline} on ${c.task} (${TASK_METRIC[c.task]}, mean over seeds)`,
-      met: c.delta === undefined ? undefined : c.delta > 0,
-      detail: c.delta === undefined ? seeds : `Δ ${signed(c.delta)} (${seeds}; higher on ${c.paired.kdWins} of ${c.paired.seeds} paired seeds)`,
+      met: c.delta === undefined || !complete ? undefined : c.delta > 0,
+      detail: c.delta === undefined ? seeds : `Δ ${signed(c.delta)} (${seeds}; higher on ${c.paired.kdWins} of ${c.paired.seeds} paired seeds${complete ? '' : '; incomplete'})`,
     });
   }
   for (const r of retention.filter((x) => x.recipe === input.kd)) {
@@ -192,7 +192,7 @@ export function renderEvidence(e: Evidence, kd: string, baseline: string, comman
       'Retrieval is the mean of TR@1 and IR@1 (ITM rerank of the ITC top k); captioning is CIDEr (beam 3) of the distilled pre-training model; ' +
       'VQA is the accuracy after the same `finetune --task vqa` of each model.\n\n' +
       table(
-        ['task', 'teacher', kd, baseline, 'Δ means', 'seeds KD higher'],
+        ['task', 'teacher', kd, baseline, 'Δ (paired seeds)', 'seeds KD higher'],
         e.comparison.map((c) => [`${c.task}: ${TASK_METRIC[c.task]}`, f2(c.teacher), formatSpread(c.kd), formatSpread(c.baseline), c.delta === undefined ? '—' : signed(c.delta), `${c.paired.kdWins}/${c.paired.seeds}`]),
       ),
   );

@@ -54,6 +54,17 @@ describe('distill evidence tables', () => {
     assert.equal(vqa!.teacher, 0);
   });
 
+  it('compares over the seeds both ran, and leaves a claim undecided while a seed is missing', () => {
+    const partial = summarize({ ...input, runs: input.runs.filter((r) => !(r.recipe === 'kd' && r.seed === 1)) });
+    const [retrieval, caption] = partial.comparison;
+    assert.equal(retrieval!.delta, 38 - 36, 'seed 0 only: the baseline\'s seed 1 is not averaged in');
+    assert.equal(caption!.delta, 90 - 92);
+    assert.deepEqual(retrieval!.paired, { seeds: 1, kdWins: 1 });
+    const check = partial.checks.find((c) => c.claim.startsWith('kd beats base on retrieval'))!;
+    assert.equal(check.met, undefined);
+    assert.match(check.detail, /1 \/ 2 seeds; higher on 1 of 1 paired seeds; incomplete/);
+  });
+
   it('takes ablation rows from the ablation seed, against the baseline at that seed', () => {
     const e = summarize(input);
     assert.deepEqual(e.ablation.map((a) => a.recipe), ['kd', 'base', 'feat']);
