@@ -189,23 +189,26 @@ export function greedySearch(decoder: Decoder, count: number, options: GenerateO
   let parents: number[] | undefined;
   for (let step = 0; step < o.maxNew && active.length > 0; step++) {
     const { data, vocab, release } = nextLogits(decoder, active.map((i) => seqs[i]!), active, parents);
-    const scores = scoreRows(data, vocab, 1, processedMax(o, seqs[active[0]!]!.length));
     const still: number[] = [];
     parents = [];
-    active.forEach((item, r) => {
-      const raw = data.subarray(r * vocab, (r + 1) * vocab);
-      // Processors act on the raw logits here, stored as float32 (Math.fround) like the logits.
-      const processed = processedScores(o, vocab, seqs[item]!, step < o.minNew, (v) => raw[v]!, Math.fround);
-      const top = new TopK(1);
-      scores.offer(top, r, 0, 0, processed, true);
-      const best = top.indices[0] ?? 0;
-      logProbs[item] += raw[best]! - scores.lse(r);
-      if (best === o.eos) return;
-      seqs[item]!.push(best);
-      still.push(item);
-      parents!.push(r);
-    });
-    release();
+    try {
+      const scores = scoreRows(data, vocab, 1, processedMax(o, seqs[active[0]!]!.length));
+      active.forEach((item, r) => {
+        const raw = data.subarray(r * vocab, (r + 1) * vocab);
+        // Processors act on the raw logits here, stored as float32 (Math.fround) like the logits.
+        const processed = processedScores(o, vocab, seqs[item]!, step < o.minNew, (v) => raw[v]!, Math.fround);
+        const top = new TopK(1);
+        scores.offer(top, r, 0, 0, processed, true);
+        const best = top.indices[0] ?? 0;
+        logProbs[item] += raw[best]! - scores.lse(r);
+        if (best === o.eos) return;
+        seqs[item]!.push(best);
+        still.push(item);
+        parents!.push(r);
+      });
+    } finally {
+      release();
+    }
     active = still;
   }
   return seqs.map((s, i) => ({ tokens: s.slice(o.prefix.length), logProb: logProbs[i]!, score: logProbs[i]! }));
@@ -279,39 +282,42 @@ export function beamSearch(decoder: Decoder, count: number, options: GenerateOpt
     const rows = active.flatMap((i) => new Array<number>(nb).fill(i));
     const parents = step === 0 ? undefined : active.flatMap((i) => beams[i]!.map((b) => b.parent));
     const { data, vocab, release } = nextLogits(decoder, seqs, rows, parents);
-    const scores = scoreRows(data, vocab, 2 * nb, processedMax(o, curLen));
-    active.forEach((item, a) => {
-      // The 2·numBeams best (beam, token) candidates by processed log-prob + beam score, ranked as
-      // HF ranks the flattened [beams × vocab] scores; log-softmax rows are never written out.
-      const top = new TopK(2 * nb);
-      const rows: Float32Array[] = [];
-      const lses: number[] = [];
-      beams[item]!.forEach((beam, j) => {
-        const r = a * nb + j;
-        const row = data.subarray(r * vocab, (r + 1) * vocab);
-        const lse = scores.lse(r);
-        rows.push(row);
-        lses.push(lse);
-        const processed = processedScores(o, vocab, beam.seq, step < o.minNew, (v) => row[v]! - lse, (x) => x);
-        scores.offer(top, r, beam.score, j * vocab, processed);
-      });
-      const next: Beam[] = [];
-      for (let rank = 0; rank < top.values.length && next.length < nb; rank++) {
-        const j = Math.floor(top.indices[rank]! / vocab);
-        const token = top.indices[rank]! % vocab;
-        const beam = beams[item]![j]!;
-        const logProb = beam.logProb + (rows[j]![token]! - lses[j]!);
-        if (token === o.eos) {
-          // Only an EOS among the numBeams best candidates finishes a hypothesis.
-          if (rank < nb) hyps[item]!.add(beam.seq, top.values[rank]!, logProb);
-        } else {
-          next.push({ seq: [...beam.seq, token], parent: a * nb + j, score: top.values[rank]!, logProb });
+    try {
+      const scores = scoreRows(data, vocab, 2 * nb, processedMax(o, curLen));
+      active.forEach((item, a) => {
+        // The 2·numBeams best (beam, token) candidates by processed log-prob + beam score, ranked as
+        // HF ranks the flattened [beams × vocab] scores; log-softmax rows are never written out.
+        const top = new TopK(2 * nb);
+        const rows: Float32Array[] = [];
+        const lses: number[] = [];
+        beams[item]!.forEach((beam, j) => {
+          const r = a * nb + j;
+          const row = data.subarray(r * vocab, (r + 1) * vocab);
+          const lse = scores.lse(r);
+          rows.push(row);
+          lses.push(lse);
+          const processed = processedScores(o, vocab, beam.seq, step < o.minNew, (v) => row[v]! - lse, (x) => x);
+          scores.offer(top, r, beam.score, j * vocab, processed);
+        });
+        const next: Beam[] = [];
+        for (let rank = 0; rank < top.values.length && next.length < nb; rank++) {
+          const j = Math.floor(top.indices[rank]! / vocab);
+          const token = top.indices[rank]! % vocab;
+          const beam = beams[item]![j]!;
+          const logProb = beam.logProb + (rows[j]![token]! - lses[j]!);
+          if (token === o.eos) {
+            // Only an EOS among the numBeams best candidates finishes a hypothesis.
+            if (rank < nb) hyps[item]!.add(beam.seq, top.values[rank]!, logProb);
+          } else {
+            next.push({ seq: [...beam.seq, token], parent: a * nb + j, score: top.values[rank]!, logProb });
+          }
         }
-      }
-      beams[item] = next;
-      done[item] = done[item]! || hyps[item]!.isDone(top.values[0]!, curLen);
-    });
-    release();
+        beams[item] = next;
+        done[item] = done[item]! || hyps[item]!.isDone(top.values[0]!, curLen);
+      });
+    } finally {
+      release();
+    }
     active = active.filter((i) => !done[i]);
   }
   // Inputs that ran out of length: their open beams compete with the finished hypotheses.
