@@ -10,12 +10,16 @@ import { studentConfig, teacherConfig } from './pair.js';
 const task = { itc: 1, itm: 1, lm: 1 };
 
 describe('distillation recipes', () => {
-  it('ships the ten recipes, each valid for the tiny pair', () => {
-    assert.deepEqual(listRecipes(), ['attention-only', 'decoder-only', 'dlip-default', 'features-only', 'fusion-only', 'hidden-only', 'logits-only', 'no-kd', 'text-only', 'vision-only']);
+  it('ships the eleven recipes, each valid for the tiny pair', () => {
+    assert.deepEqual(listRecipes(), ['all-signals', 'attention-only', 'decoder-only', 'dlip-default', 'features-only', 'fusion-only', 'hidden-only', 'logits-only', 'no-kd', 'text-only', 'vision-only']);
     for (const name of listRecipes()) checkRecipe(loadRecipe(name), studentConfig(), teacherConfig());
-    const all = loadRecipe('dlip-default');
+    const all = loadRecipe('all-signals');
     assert.deepEqual(all.terms.map((t) => t.term.name), ['contrastive', 'itm', 'lm', 'feature', 'hidden', 'attention']);
     assert.deepEqual(recipeNeeds(all), { terms: ['itc', 'itm', 'lm'], hiddenStates: true, attentions: true });
+    // dlip-default: soft logits plus the vision tower's intermediate terms, nothing on the shared BERT.
+    const standard = loadRecipe('dlip-default');
+    assert.deepEqual(standard.terms.map((t) => t.term.name), ['contrastive', 'itm', 'lm', 'feature', 'hidden', 'attention']);
+    for (const t of standard.terms.filter((t) => t.term.name === 'hidden' || t.term.name === 'attention')) assert.deepEqual(Object.keys((t.options as unknown as { modules: object }).modules), ['vision']);
     assert.deepEqual(recipeNeeds(loadRecipe('no-kd')), { terms: [], hiddenStates: false, attentions: false });
     assert.deepEqual(recipeNeeds(loadRecipe('vision-only')), { terms: ['itc'], hiddenStates: true, attentions: true });
   });
@@ -39,7 +43,7 @@ describe('distillation recipes', () => {
     bad({ description: 'x', task, terms: { hidden: { weight: 1, modules: { vison: 'last' } } } }, /r.json: terms.hidden.modules: Unrecognized key: "vison"/);
     bad({ description: 'x', task, terms: { attention: { weight: 1, modules: {} } } }, /r.json: terms.attention.modules: name at least one module/);
     bad({ description: 'x', task: { itc: 0, itm: 0, lm: 0 }, terms: {} }, /r.json: every task and term weight is 0/);
-    assert.throws(() => loadRecipe('no-such-recipe'), /recipe "no-such-recipe" is neither a file nor a shipped recipe \(attention-only, /);
+    assert.throws(() => loadRecipe('no-such-recipe'), /recipe "no-such-recipe" is neither a file nor a shipped recipe \(all-signals, attention-only, /);
   });
 
   it('refuses a pair a term cannot compare, naming the recipe', () => {

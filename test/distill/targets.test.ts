@@ -62,7 +62,7 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-const recipe = () => loadRecipe('dlip-default');
+const recipe = () => loadRecipe('all-signals');
 
 function options(root: string, over: Partial<TargetsOptions> = {}): TargetsOptions {
   return { teacher, spec: targetSpec(recipe(), studentConfig(), teacher.config, 2, 16), data, cfg, objective, tokenizer, pool, root, ...over };
@@ -288,7 +288,7 @@ describe('distill with the teacher-target cache', () => {
   }
 
   it('trains as the live teacher does, reuses its cache in a second run and runs only ITM\'s fused pass live', async () => {
-    const recipeJson = JSON.parse(readFileSync(loadRecipe('dlip-default').source, 'utf8'));
+    const recipeJson = JSON.parse(readFileSync(loadRecipe('all-signals').source, 'utf8'));
     delete recipeJson.terms.lm;
     writeFileSync(recipeFile, JSON.stringify(recipeJson));
     const cacheRoot = join(work, 'teacher-cache');
