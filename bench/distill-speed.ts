@@ -2,7 +2,7 @@
 // be ≥ 2.7x faster), at batch 1 and batch 32, for the four workloads of src/eval/latency.ts (image
 // encoding, retrieval scoring, a caption, a VQA answer), random weights, alternating, medians.
 //   node dist/bench/distill-speed.js --teacher tiny-teacher --student tiny-student [--batches 1,32]
-//     [--repeats 5] [--warmup 1] [--tasks image,retrieval,caption,vqa] [--gallery 64] [--k 16]
+//     [--repeats 5] [--warmup 1] [--warmup-ms 500] [--tasks image,retrieval,caption,vqa] [--gallery 64] [--k 16]
 //     [--caption-length 20] [--world tiny | --data dataset.json] [--backend native] [--out speed.json]
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -18,7 +18,7 @@ import { resolveConfig } from '../src/models/resolve.js';
 const { values: args } = parseArgs({
   options: {
     teacher: { type: 'string' }, student: { type: 'string' }, batches: { type: 'string' }, repeats: { type: 'string' },
-    warmup: { type: 'string' }, tasks: { type: 'string' }, gallery: { type: 'string' }, k: { type: 'string' },
+    warmup: { type: 'string' }, 'warmup-ms': { type: 'string' }, tasks: { type: 'string' }, gallery: { type: 'string' }, k: { type: 'string' },
     'caption-length': { type: 'string' }, world: { type: 'string' }, data: { type: 'string' }, backend: { type: 'string' },
     out: { type: 'string' }, help: { type: 'boolean' },
   },
@@ -62,6 +62,7 @@ async function main(): Promise<void> {
   const batches = ints('batches', args.batches, [1, 32], 1);
   const repeats = int('repeats', args.repeats, 5);
   const warmup = int('warmup', args.warmup, 1, 0);
+  const warmupMs = int('warmup-ms', args['warmup-ms'], 500, 0);
   const galleryImages = int('gallery', args.gallery, 64);
   const k = int('k', args.k, 16);
   if (k > galleryImages) fail(`--k ${k} is larger than the gallery (--gallery ${galleryImages})`);
@@ -76,10 +77,10 @@ async function main(): Promise<void> {
   if (!['tiny', 'small', 'large'].includes(world)) fail(`--world ${world}: expected tiny, small or large`);
   const dataset = openDataset(args.data ?? (await builtinWorld(world as 'tiny' | 'small' | 'large', 0)));
 
-  process.stderr.write(`backend ${activeBackend()}, ${process.env.DLIP_THREADS ?? 2} threads; teacher ${args.teacher}, student ${args.student}; ${repeats} repeats after ${warmup} warm-up\n`);
+  process.stderr.write(`backend ${activeBackend()}, ${process.env.DLIP_THREADS ?? 2} threads; teacher ${args.teacher}, student ${args.student}; ${repeats} repeats after at least ${warmup} warm-up calls and ${warmupMs} ms\n`);
   const leaks: string[] = [];
   const results: Row[] = measureLatency(configs, dataset, {
-    workloads: tasks, batches, repeats, warmup, gallery: galleryImages, k, captionLength,
+    workloads: tasks, batches, repeats, warmup, warmupMs, gallery: galleryImages, k, captionLength,
     onMeasured: (row) => {
       for (const [who, n] of Object.entries(row.leaks)) leaks.push(`${row.workload} batch ${row.batch} ${who}: ${n} tensors`);
       process.stderr.write(`${row.workload} batch ${row.batch}: teacher ${row.ms.teacher!.toFixed(1)} ms, student ${row.ms.student!.toFixed(1)} ms, speed-up ${(row.ms.teacher! / row.ms.student!).toFixed(2)}x\n`);
@@ -99,7 +100,7 @@ async function main(): Promise<void> {
     await mkdir(dirname(args.out), { recursive: true });
     await writeJsonAtomic(args.out, {
       backend: activeBackend(), threads: Number(process.env.DLIP_THREADS ?? 2), teacher: args.teacher, student: args.student,
-      repeats, warmup, gallery: galleryImages, k, captionLength, results, leaks,
+      repeats, warmup, warmupMs, gallery: galleryImages, k, captionLength, results, leaks,
     });
     await writeFileAtomic(args.out.replace(/\.json$/, '') + '.md', `${markdown}\n`);
   }
@@ -112,7 +113,7 @@ function usage(): string {
     'one caption (beam 3, fixed length), one VQA answer (answer-list ranking); medians, alternating; random weights.',
     '',
     '  node dist/bench/distill-speed.js --teacher <preset|config|dir> --student <preset|config|dir>',
-    '    [--batches 1,32] [--repeats 5] [--warmup 1] [--tasks image,retrieval,caption,vqa]',
+    '    [--batches 1,32] [--repeats 5] [--warmup 1] [--warmup-ms 500] [--tasks image,retrieval,caption,vqa]',
     '    [--gallery 64] [--k 16] [--caption-length 20] [--world tiny | --data dataset.json]',
     '    [--backend native] [--out speed.json]   (--out also writes speed.md)',
   ].join('\n');

@@ -27,6 +27,11 @@ constexpr int64_t kParallelMin = 1 << 20;
 
 inline int par_threads(int64_t work) { return work >= kParallelMin ? g_threads : 1; }
 
+// Below this many multiply-adds a product (or a set of attention heads) runs on one thread. A batch-1
+// forward is made of m = 17 products; threading them made tiny-student's image encoding 1.8x slower on
+// 2 idle cores (1.9 ms against 1.1 ms on one thread) and tiny-teacher's no faster.
+int64_t g_parallel_macs = int64_t(1) << 21;
+
 // exp for float32 (Cephes expf): ~1 ulp, branch-free so that loops calling it vectorise (with
 // -fno-trapping-math, see binding.gyp); glibc's expf
 // only vectorises under -ffast-math.
@@ -184,6 +189,24 @@ int blas_parallel_mode() {
   }
 }
 
+// OpenBLAS's OpenMP build reads omp_get_max_threads() at every call and threads any product above
+// ~262k multiply-adds; this scope makes a smaller-than-g_parallel_macs product run on the calling
+// thread. (The pthreads build has no cheap per-call switch and keeps its own rule.)
+class SerialBlasIfSmall {
+ public:
+  explicit SerialBlasIfSmall(int64_t macs) : on_(g_threads > 1 && macs < g_parallel_macs && blas_parallel_mode() == 1) {
+    if (on_) omp_set_num_threads(1);
+  }
+  ~SerialBlasIfSmall() {
+    if (on_) omp_set_num_threads(g_threads);
+  }
+  SerialBlasIfSmall(const SerialBlasIfSmall&) = delete;
+  SerialBlasIfSmall& operator=(const SerialBlasIfSmall&) = delete;
+
+ private:
+  bool on_;
+};
+
 void gemm(const float* a, const float* b, float* c, int64_t batch, int m, int n, int k, bool transA,
           bool transB, int64_t strideA, int64_t strideB) {
   const int lda = transA ? m : k, ldb = transB ? k : n;
@@ -194,11 +217,13 @@ void gemm(const float* a, const float* b, float* c, int64_t batch, int m, int n,
   };
   // Many small products (attention heads): one per thread, each single-threaded inside OpenBLAS.
   // Only safe with OpenBLAS's OpenMP build, which runs serially when called inside a parallel region.
-  const int64_t flops = int64_t(m) * n * k;
-  if (batch > 1 && g_threads > 1 && blas_parallel_mode() == 1 && flops < (int64_t(1) << 22)) {
+  const int64_t macs = int64_t(m) * n * k;
+  if (batch > 1 && g_threads > 1 && blas_parallel_mode() == 1 && macs < (int64_t(1) << 22) &&
+      batch * macs >= g_parallel_macs) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < batch; i++) one(i);
   } else {
+    SerialBlasIfSmall serial(batch * macs);
     for (int64_t i = 0; i < batch; i++) one(i);
   }
 }
@@ -206,6 +231,7 @@ void gemm(const float* a, const float* b, float* c, int64_t batch, int m, int n,
 void linear(const float* x, const float* w, const float* b, float* y, int m, int n, int k) {
   // Rows of y start as the bias and the GEMM accumulates onto them (beta = 1): no separate pass.
   parallel_rows(m, n, [&](int64_t r) { std::memcpy(y + r * n, b, n * sizeof(float)); });
+  SerialBlasIfSmall serial(int64_t(m) * n * k);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, k, w, k, 1.0f, y, n);
 }
 
@@ -583,10 +609,11 @@ void gelu_grad(const float* x, const float* dy, float* dx, int64_t n) {
 }
 
 // Runs f(i) for the B·H heads: one head per thread, each BLAS call single-threaded inside. Serial
-// unless OpenBLAS is its OpenMP build (which runs serially inside a parallel region).
+// unless OpenBLAS is its OpenMP build (which runs serially inside a parallel region), or when the heads
+// hold fewer than g_parallel_macs multiply-adds in all (`macs` each).
 template <typename F>
-static void for_heads(int64_t n, F f) {
-  if (g_threads > 1 && blas_parallel_mode() == 1) {
+static void for_heads(int64_t n, int64_t macs, F f) {
+  if (g_threads > 1 && blas_parallel_mode() == 1 && n * macs >= g_parallel_macs) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++) f(i);
   } else {
@@ -597,7 +624,7 @@ static void for_heads(int64_t n, F f) {
 void attn_probs(const float* q, const float* k, const float* mask, const int64_t* ms, float scale, AttnShape s,
                 float* p) {
   const int64_t w = s.h * s.d;
-  for_heads(s.b * s.h, [&](int64_t i) {
+  for_heads(s.b * s.h, s.tq * s.tk * s.d, [&](int64_t i) {
     const int64_t b = i / s.h, h = i % s.h;
     float* pi = p + i * s.tq * s.tk;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.tq, s.tk, s.d, scale, q + b * s.tq * w + h * s.d, w,
@@ -631,7 +658,7 @@ void attn_probs(const float* q, const float* k, const float* mask, const int64_t
 void attn_probs_grad(const float* p, const float* dp, const float* q, const float* k, float scale, AttnShape s,
                      float* dq, float* dk) {
   const int64_t w = s.h * s.d;
-  for_heads(s.b * s.h, [&](int64_t i) {
+  for_heads(s.b * s.h, s.tq * s.tk * s.d, [&](int64_t i) {
     const int64_t b = i / s.h, h = i % s.h;
     thread_local std::vector<float> ds;
     ds.resize(size_t(s.tq * s.tk));
@@ -655,7 +682,7 @@ void attn_probs_grad(const float* p, const float* dp, const float* q, const floa
 
 void attn_context(const float* p, const float* v, AttnShape s, float* o) {
   const int64_t w = s.h * s.d;
-  for_heads(s.b * s.h, [&](int64_t i) {
+  for_heads(s.b * s.h, s.tq * s.tk * s.d, [&](int64_t i) {
     const int64_t b = i / s.h, h = i % s.h;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.tq, s.d, s.tk, 1.0f, p + i * s.tq * s.tk, s.tk,
                 v + b * s.tk * w + h * s.d, w, 0.0f, o + b * s.tq * w + h * s.d, w);
@@ -664,7 +691,7 @@ void attn_context(const float* p, const float* v, AttnShape s, float* o) {
 
 void attn_context_grad(const float* p, const float* v, const float* dout, AttnShape s, float* dp, float* dv) {
   const int64_t w = s.h * s.d;
-  for_heads(s.b * s.h, [&](int64_t i) {
+  for_heads(s.b * s.h, s.tq * s.tk * s.d, [&](int64_t i) {
     const int64_t b = i / s.h, h = i % s.h;
     const float* doi = dout + b * s.tq * w + h * s.d;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.tq, s.tk, s.d, 1.0f, doi, w, v + b * s.tk * w + h * s.d, w,

@@ -39,9 +39,11 @@ const ARCHITECTURE: Record<LatencyWorkload, Architecture> = {
 export interface LatencyOptions {
   workloads?: readonly LatencyWorkload[];
   batches?: readonly number[];
-  /** Timed calls per model, workload and batch, after `warmup` untimed ones. */
+  /** Timed calls per model, workload and batch, after the untimed warm-up. */
   repeats?: number;
+  /** Untimed calls per model before timing: at least `warmup` and at least `warmupMs` milliseconds of them. */
   warmup?: number;
+  warmupMs?: number;
   gallery?: number;
   k?: number;
   captionLength?: number;
@@ -166,7 +168,7 @@ function tokenizeTexts(dataset: Dataset, batch: number): Texts {
  * list) come from `dataset`'s training split.
  */
 export function measureLatency(models: Record<string, BlipConfig>, dataset: Dataset, options: LatencyOptions = {}): LatencyRow[] {
-  const { workloads = LATENCY_WORKLOADS, batches = [1, 32], repeats = 5, warmup = 1, gallery: galleryImages = 64, k = 16, captionLength = 20 } = options;
+  const { workloads = LATENCY_WORKLOADS, batches = [1, 32], repeats = 5, warmup = 1, warmupMs = 500, gallery: galleryImages = 64, k = 16, captionLength = 20 } = options;
   if (k > galleryImages) throw new Error(`latency: k ${k} is larger than the gallery (${galleryImages} images)`);
   const texts = tokenizeTexts(dataset, Math.max(...batches));
   const rowsOut: LatencyRow[] = [];
@@ -180,16 +182,24 @@ export function measureLatency(models: Record<string, BlipConfig>, dataset: Data
       });
       try {
         for (const batch of batches) {
-          const runs = built.map((m) => ({ ...m, ...workload(task, m.model, batch, texts, m.gallery, { k, captionLength }), times: [] as number[], leaked: 0 }));
+          const runs = built.map((m) => ({ ...m, ...workload(task, m.model, batch, texts, m.gallery, { k, captionLength }), times: [] as number[], warmMs: 0, leaked: 0 }));
           try {
-            for (let r = 0; r < warmup + repeats; r++) {
+            // Warm-up rounds go on until every model has had `warmup` calls and `warmupMs` of them:
+            // V8 optimises a call's JavaScript only after many runs, and one cold call of a
+            // millisecond-long workload measured up to 2x slow.
+            let warmRounds = 0;
+            const warming = () => warmRounds < warmup || runs.some((run) => run.warmMs < warmupMs);
+            for (let r = 0; warming() || r < warmRounds + repeats; r++) {
+              const timed = !warming();
+              if (!timed) warmRounds++;
               for (const run of r % 2 ? [...runs].reverse() : runs) {
                 const before = tf.memory().numTensors;
                 const t0 = performance.now();
                 run.call();
                 const ms = performance.now() - t0;
                 run.leaked += tf.memory().numTensors - before;
-                if (r >= warmup) run.times.push(ms);
+                if (timed) run.times.push(ms);
+                else run.warmMs += ms;
               }
             }
           } finally {

@@ -21,7 +21,7 @@ const FULL: GridInput = {
   evalImages: 50,
   limit: 100,
   checkpointEvery: 50,
-  latency: { repeats: 3, warmup: 1, gallery: 64, k: 16, captionLength: 20 },
+  latency: { repeats: 3, warmup: 1, warmupMs: 500, gallery: 64, k: 16, captionLength: 20 },
   examples: 4,
 };
 
@@ -36,7 +36,7 @@ const QUICK: Partial<GridInput> = {
   evalImages: 4,
   limit: 4,
   checkpointEvery: 2,
-  latency: { repeats: 1, warmup: 0, gallery: 8, k: 4, captionLength: 8 },
+  latency: { repeats: 1, warmup: 0, warmupMs: 0, gallery: 8, k: 4, captionLength: 8 },
   examples: 2,
 };
 

@@ -9,9 +9,11 @@ import { parseNamed } from './validate.js';
 const positiveInt = z.number().int().positive();
 
 export const LatencySettingsSchema = z.strictObject({
-  /** Calls timed per workload and batch after `warmup`; the median is kept. */
+  /** Calls timed per workload and batch after the warm-up; the median is kept. */
   repeats: positiveInt.default(3),
+  /** Untimed calls first: at least `warmup` of them, and at least `warmupMs` milliseconds. */
   warmup: z.number().int().nonnegative().default(1),
+  warmupMs: z.number().nonnegative().default(500),
   /** Gallery images of the retrieval workload, and its ITM-reranked top k. */
   gallery: positiveInt.default(64),
   k: positiveInt.default(16),

@@ -40,7 +40,7 @@ const grid = (overrides: Partial<GridInput> = {}) =>
     {
       teacher: teacherDir, students: [studentFile], recipes: ['dlip-default', 'no-kd'], world: 'tiny', steps: 2, vqaSteps: 1,
       batchSize: 4, warmupSteps: 0, vqaWarmupSteps: 0, evalImages: 2, limit: 3, checkpointEvery: 1,
-      latency: { repeats: 1, warmup: 0, gallery: 4, k: 2, captionLength: 6 }, examples: 2, ...overrides,
+      latency: { repeats: 1, warmup: 0, warmupMs: 0, gallery: 4, k: 2, captionLength: 6 }, examples: 2, ...overrides,
     },
     'test grid',
   );
@@ -134,7 +134,7 @@ describe('experiment run folder', () => {
     const more = await Experiment.plan({ kind: 'ablate', grid: grid({ students: [studentFile, 'tiny-student'] }), out, command: [] });
     assert.equal(more.runner.stages.find((s) => s.kind === 'latency')!.state(), 'to run');
     // Other latency settings redo only the latency stage.
-    const timed = await Experiment.plan({ kind: 'ablate', grid: grid({ latency: { repeats: 2, warmup: 0, gallery: 4, k: 2, captionLength: 6 } }), out, command: [] });
+    const timed = await Experiment.plan({ kind: 'ablate', grid: grid({ latency: { repeats: 2, warmup: 0, warmupMs: 0, gallery: 4, k: 2, captionLength: 6 } }), out, command: [] });
     assert.deepEqual(timed.runner.stages.filter((s) => s.state() !== 'done').map((s) => s.kind), ['latency']);
   });
 

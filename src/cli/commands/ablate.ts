@@ -24,7 +24,7 @@ The grid (JSON; errors name the field):
     "steps": 600, "vqaSteps": 200,         distillation steps of each cell; VQA steps of every model
     "batchSize": 32, "lr": 0.001, "warmupSteps": 50, "vqaLr": 0.0005, "vqaWarmupSteps": 20,
     "checkpointEvery": 100, "evalImages": 100, "limit": 300,
-    "latency": {"repeats": 3, "warmup": 1, "gallery": 64, "k": 16, "captionLength": 20},
+    "latency": {"repeats": 3, "warmup": 1, "warmupMs": 500, "gallery": 64, "k": 16, "captionLength": 20},
     "examples": 4                          test images shown per model in the report
   }
 Only "teacher", "steps" and "vqaSteps" are required. Every cell distils its student during pre-training

@@ -257,6 +257,21 @@ describe('native backend kernels against cpu', { skip }, () => {
     }
   });
 
+  it('products and attention heads large enough to run on every thread give the same results', () => {
+    // Above 2^21 multiply-adds the kernels split heads (and OpenBLAS its products) over threads; the
+    // cases above are all below it and run on one.
+    let seed = 1200;
+    check('matMul batch 8 of 64x64x64', (a, b) => matmul(a!, b!, false, true), [rand([8, 64, 64], seed++), rand([8, 64, 64], seed++)], { tol: 1e-5 });
+    check('linear 600x64 -> 64', (x, w, b) => linear(x!, w!, b!), [rand([600, 64], seed++), rand([64, 64], seed++), rand([64], seed++)], { tol: 1e-5 });
+    const [b, h, t, d] = [4, 4, 64, 16];
+    const inputs = [rand([b, t, h * d], seed++), rand([b, t, h * d], seed++), rand([b, t, h * d], seed++)];
+    const run = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => {
+      const r = attention(q, k, v, h);
+      return tf.concat([r.context.flatten(), r.probs.flatten()]);
+    };
+    check('attention 4x4 heads of 64x64', (q, k, v) => run(q!, k!, v!), inputs, { tol: 1e-5 });
+  });
+
   it('gather and the embedding scatter-add gradient, repeated ids included', () => {
     const ids = [3, 0, 3, 9, 1, 3];
     check('gatherRows', (t) => gatherRows(t, tf.tensor(ids, [2, 3], 'int32')), [rand([10, 5], 1)], { tol: 1e-6 });
