@@ -48,7 +48,10 @@ export interface EvalOptions {
    */
   itmFirstToken?: 'enc' | 'cls';
   batchSize?: number;
-  /** Captioning: beams (BLIP: 3) and prompt (BLIP: "a picture of "). */
+  /**
+   * Captioning: beams (BLIP: 3) and prompt: default, the `captionPrompt` in the dlip.json of the model
+   * evaluateModel loads, else BLIP's "a picture of ".
+   */
   numBeams?: number;
   /**
    * Captioning lengths, counted as BLIP does ([DEC] and prompt included). Default: the manifest's
@@ -209,7 +212,9 @@ async function vqa(model: VqaModel & Described, dataset: Dataset, o: EvalOptions
 /** Loads `modelDir` and scores it on every requested task it can do. */
 export async function evaluateModel(modelDir: string, o: EvalOptions): Promise<EvalReport> {
   const dataset = openDataset(o.data ?? (await builtinWorld(o.world ?? 'small', 0)));
-  const { model } = await loadModel(modelDir);
+  const { model, manifest } = await loadModel(modelDir);
+  // A dlip-trained captioner states the prompt it learnt after; anything else gets BLIP's.
+  o = { ...o, prompt: o.prompt ?? manifest?.captionPrompt };
   try {
     if (o.runtime !== 'onnx') return await evaluateLoaded(model, modelDir, dataset, o);
     const graphs = OnnxBlipModel.fromModel(model, { quantize: o.quantize });

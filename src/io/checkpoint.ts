@@ -36,6 +36,8 @@ const ManifestSchema = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   parameters: z.number().int().nonnegative(),
   created: z.string(),
+  /** Text after [DEC] that the caption decoder was trained to continue ("" for none); eval and serve default to it. */
+  captionPrompt: z.string().optional(),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
 
@@ -172,12 +174,15 @@ function stateDict(model: BlipModel): Map<string, TensorToWrite> {
   return out;
 }
 
+/** Architectures with a caption decoder, whose manifest records the prompt it was trained with. */
+const CAPTIONING: readonly Architecture[] = ['BlipForPreTraining', 'BlipForConditionalGeneration'];
+
 /**
- * Writes config.json, model.safetensors and dlip.json into `dir`, each atomically; the manifest
- * goes last, so a folder with a manifest whose hash matches is complete.
+ * Saves config.json, model.safetensors (F32, or F16 for half the bytes) and dlip.json with its
+ * sha256, each atomically; the manifest goes last, so a folder with a manifest whose hash matches is
+ * complete. `captionPrompt` is recorded for a model with a caption decoder.
  */
-/** Saves config.json, model.safetensors (F32, or F16 for half the bytes) and dlip.json with its sha256. */
-export async function saveModel(model: BlipModel, dir: string, options: { dtype?: WrittenDType } = {}): Promise<Manifest> {
+export async function saveModel(model: BlipModel, dir: string, options: { dtype?: WrittenDType; captionPrompt?: string } = {}): Promise<Manifest> {
   await mkdir(dir, { recursive: true });
   const weightsPath = join(dir, WEIGHTS_FILE);
   await writeSafetensors(weightsPath, stateDict(model), { format: 'pt' }, options.dtype);
@@ -190,6 +195,7 @@ export async function saveModel(model: BlipModel, dir: string, options: { dtype?
     sha256: await sha256File(weightsPath),
     parameters: model.parameterCount(),
     created: new Date().toISOString(),
+    ...(options.captionPrompt !== undefined && CAPTIONING.includes(model.architecture) && { captionPrompt: options.captionPrompt }),
   };
   await writeJsonAtomic(join(dir, MANIFEST_FILE), manifest);
   return manifest;

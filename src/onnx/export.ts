@@ -55,6 +55,8 @@ export interface OnnxExportOptions {
   /** Only these graphs (default: every graph the architecture has). */
   graphs?: readonly GraphName[];
   onGraph?: (name: GraphName, bytes: number) => void;
+  /** The caption prompt onnx_config.json states (default BLIP's "a picture of "): the model's dlip.json captionPrompt. */
+  captionPrompt?: string;
 }
 
 /** Writes `model` as ONNX graphs into `outDir`; returns the manifest it wrote. */
@@ -97,7 +99,7 @@ export async function exportOnnx(model: BlipModel, outDir: string, options: Onnx
       encTokenId: ENC_ID,
       firstToken: { text_encoder: CLS_ID, itm: ENC_ID, question_encoder: ENC_ID, decoder: DEC_ID },
     },
-    caption: { prompt: BLIP_CAPTION_PROMPT, ...BLIP_GENERATION_LENGTHS, numBeams: 3, eosTokenId: SEP_ID },
+    caption: { prompt: options.captionPrompt ?? BLIP_CAPTION_PROMPT, ...BLIP_GENERATION_LENGTHS, numBeams: 3, eosTokenId: SEP_ID },
     graphs,
   };
   await writeJsonAtomic(join(outDir, ONNX_CONFIG_FILE), manifest);

@@ -55,6 +55,7 @@ export function openApiDocument(): object {
             spec: { type: 'string' }, architecture: { type: 'string' }, version: { type: 'string' }, parameters: { type: 'integer' },
             imageSize: { type: 'integer' }, embeddingDim: { type: 'integer' }, capabilities: { type: 'array', items: { type: 'string', enum: ['embed', 'itm', 'caption', 'vqa'] } },
             runtime: { type: 'string', enum: ['tfjs', 'onnx', 'onnx int8'], description: 'what runs the forward passes (dlip serve --runtime, --quantize)' },
+            captionPrompt: { type: 'string', description: "/v1/caption's default prompt: the one the model was trained with (its dlip.json), else BLIP's \"a picture of \"" },
             loadSeconds: { type: 'number' }, warmupSeconds: { type: 'number' },
           },
         },
@@ -82,7 +83,7 @@ export function openApiDocument(): object {
       '/v1/caption': {
         post: {
           summary: 'Caption an image (BLIP decoding from [DEC] + prompt)',
-          parameters: [query('beams', generation.beams, 'default 3'), query('max_length', generation.max_length, 'default 20'), query('min_length', generation.min_length, 'default 5'), query('prompt', { type: 'string' }, 'default "a picture of "')],
+          parameters: [query('beams', generation.beams, 'default 3'), query('max_length', generation.max_length, 'default 20'), query('min_length', generation.min_length, 'default 5'), query('prompt', { type: 'string' }, 'default: the prompt the model was trained with (its dlip.json), else "a picture of "')],
           requestBody: imageBody({ ...generation, prompt: { type: 'string' } }),
           responses: { ...ok('caption', { type: 'object', properties: { model: { type: 'string' }, caption: { type: 'string' } } }), ...common },
         },

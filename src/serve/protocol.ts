@@ -32,6 +32,8 @@ export interface ModelInfo {
   capabilities: Capability[];
   /** runtimeLabel of what runs it. */
   runtime: string;
+  /** /v1/caption's default prompt: the model's dlip.json captionPrompt, else BLIP's "a picture of ". */
+  captionPrompt: string;
   /** Seconds to load and to warm up. */
   loadSeconds: number;
   warmupSeconds: number;

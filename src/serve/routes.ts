@@ -7,7 +7,6 @@ import { requireModel } from './context.js';
 import type { ServeContext } from './context.js';
 import { badRequest } from './errors.js';
 import type { GenerationParams, ModelInfo } from './protocol.js';
-import { BLIP_CAPTION_PROMPT } from '../data/caption-lengths.js';
 
 /** The public part of ModelInfo (no local paths). */
 export function describeModel(info: ModelInfo) {
@@ -92,9 +91,9 @@ export function registerModelRoutes(app: FastifyInstance, ctx: ServeContext): vo
   });
 
   app.post('/v1/caption', async (req) => {
-    requireModel(ctx, 'caption');
+    const info = requireModel(ctx, 'caption');
     const { image, fields } = await imageAndFields(ctx, req);
-    const params = generationParams(fields, { beams: 3, maxLength: 20, minLength: 5, prompt: BLIP_CAPTION_PROMPT });
+    const params = generationParams(fields, { beams: 3, maxLength: 20, minLength: 5, prompt: info.captionPrompt });
     const [r] = await batcher.submit('caption', [image], { params });
     return { model: r!.version, caption: r!.value };
   });

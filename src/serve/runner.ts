@@ -10,6 +10,7 @@ import { loadModel, readManifest, resolveModelPath, sha256File, weightFiles } fr
 import { l2Normalize } from '../models/blip.js';
 import { OnnxBlipModel } from '../onnx/runtime-model.js';
 import { loadRgb, normaliseToChw } from '../data/image.js';
+import { BLIP_CAPTION_PROMPT } from '../data/caption-lengths.js';
 import { defaultTokenizer, PAD_ID, SEP_ID, VOCAB_SIZE } from '../data/tokenizer.js';
 import { preCaption, preQuestion } from '../data/text.js';
 import { generateCaptions } from '../eval/generate.js';
@@ -57,7 +58,7 @@ export class ModelRunner {
   static async load(spec: string, runtime: Runtime): Promise<ModelRunner> {
     const started = performance.now();
     const dir = await resolveModelPath(spec);
-    const loaded = (await loadModel(dir)).model;
+    const { model: loaded, manifest } = await loadModel(dir);
     let model: EvaluableModel = loaded;
     try {
       const t = model.config.text_config;
@@ -75,6 +76,7 @@ export class ModelRunner {
         embeddingDim: caps.includes('embed') ? model.config.image_text_hidden_size : 0,
         capabilities: caps,
         runtime: runtimeLabel(runtime),
+        captionPrompt: manifest?.captionPrompt ?? BLIP_CAPTION_PROMPT,
         loadSeconds: 0,
         warmupSeconds: 0,
       };

@@ -56,10 +56,10 @@ export async function finetune(input: FinetuneInput, hooks: TrainHooks = {}): Pr
  * a composite is converted, a model already of that architecture copied. Shared with `dlip distill`.
  */
 export async function exportTaskModel(result: TrainResult, architecture: Architecture, out: string): Promise<string> {
-  const { model } = await loadModel(result.bestDir ?? result.finalDir);
+  const { model, manifest } = await loadModel(result.bestDir ?? result.finalDir);
   const exported = model.architecture === architecture ? model : taskModelFrom(model as BlipForPreTraining, architecture);
   const modelDir = join(out, 'model');
-  await saveModel(exported, modelDir);
+  await saveModel(exported, modelDir, { captionPrompt: manifest?.captionPrompt });
   exported.dispose();
   if (exported !== model) model.dispose();
   return modelDir;

@@ -83,6 +83,7 @@ export function trainOptions(cfg: PretrainConfig): TrainOptions {
     seed: cfg.seed,
     resume: cfg.resume,
     freeze: cfg.freeze,
+    captionPrompt: cfg.prompt ?? '',
   };
 }
 

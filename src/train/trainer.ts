@@ -79,6 +79,8 @@ export interface TrainOptions {
   logEvery?: number;
   seed: number;
   resume?: boolean;
+  /** Recorded in the saved models' dlip.json (see saveModel): the prompt the captions were trained after. */
+  captionPrompt?: string;
 }
 
 export interface TrainEvent {
@@ -205,12 +207,13 @@ async function loadExtraModule(dir: string, name: string, module: Module): Promi
 }
 
 /** Writes a checkpoint folder whole, then swaps it in, so a kill leaves the previous one usable. */
-async function writeCheckpoint(outDir: string, task: TrainTask<unknown>, optimizer: AdamW, state: TrainerState): Promise<string> {
+async function writeCheckpoint(options: TrainOptions, task: TrainTask<unknown>, optimizer: AdamW, state: TrainerState): Promise<string> {
+  const outDir = options.outDir;
   const final = join(outDir, CHECKPOINT_DIR);
   const tmp = join(outDir, `${CHECKPOINT_DIR}.tmp`);
   const old = join(outDir, `${CHECKPOINT_DIR}.old`);
   await rm(tmp, { recursive: true, force: true });
-  await saveModel(task.model, tmp);
+  await saveModel(task.model, tmp, { captionPrompt: options.captionPrompt });
   for (const [name, module] of Object.entries(task.extraModules ?? {})) {
     const tensors = new Map<string, TensorToWrite>();
     for (const [key, p] of module.namedParameters()) tensors.set(key, { shape: [...p.shape], data: () => p.value.dataSync() as Float32Array });
@@ -316,7 +319,7 @@ export async function train<B>(task: TrainTask<B>, options: TrainOptions, hooks:
       const key = task.selectMetric;
       if (key && metrics[key] !== undefined && (!state.best || metrics[key]! > state.best.metrics[key]!)) {
         state.best = { step: state.step, metrics };
-        await saveModel(task.model, join(options.outDir, BEST_DIR));
+        await saveModel(task.model, join(options.outDir, BEST_DIR), { captionPrompt: options.captionPrompt });
       }
     };
 
@@ -406,7 +409,7 @@ export async function train<B>(task: TrainTask<B>, options: TrainOptions, hooks:
           // The last step's evaluation comes after the final save, so a failing one loses nothing.
           if (options.evalEvery && state.step % options.evalEvery === 0 && state.step < totalSteps) await evaluate();
           if (options.checkpointEvery && state.step % options.checkpointEvery === 0 && state.step < totalSteps) {
-            lastCheckpoint = await writeCheckpoint(options.outDir, task as TrainTask<unknown>, optimizer, state);
+            lastCheckpoint = await writeCheckpoint(options, task as TrainTask<unknown>, optimizer, state);
             hooks.onCheckpoint?.(state.step, lastCheckpoint);
           }
           if (state.step >= totalSteps || epochDone) {
@@ -426,9 +429,9 @@ export async function train<B>(task: TrainTask<B>, options: TrainOptions, hooks:
         state.batchInEpoch = 0;
       }
     }
-    lastCheckpoint = await writeCheckpoint(options.outDir, task as TrainTask<unknown>, optimizer, state);
+    lastCheckpoint = await writeCheckpoint(options, task as TrainTask<unknown>, optimizer, state);
     hooks.onCheckpoint?.(state.step, lastCheckpoint);
-    await saveModel(task.model, finalDir);
+    await saveModel(task.model, finalDir, { captionPrompt: options.captionPrompt });
     await evaluate();
     return {
       steps: state.step,

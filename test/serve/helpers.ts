@@ -18,7 +18,7 @@ export const tmp = (prefix: string) => mkdtempSync(join(tmpdir(), `dlip-serve-${
  * A tiny model (width 8, 2 layers) with BLIP's full vocabulary, so the real tokenizer drives it,
  * saved as a dlip folder. `poison` writes NaN into one weight: it loads, but fails warm-up.
  */
-export async function tinyModel(architecture: Architecture = 'BlipForPreTraining', seed = 0, options: { poison?: boolean; imageSize?: number } = {}): Promise<string> {
+export async function tinyModel(architecture: Architecture = 'BlipForPreTraining', seed = 0, options: { poison?: boolean; imageSize?: number; captionPrompt?: string } = {}): Promise<string> {
   await initBackend('cpu');
   const model = createModel(tinyConfig({ vocab: 30524, positions: 40, imageSize: options.imageSize ?? 16 }), architecture);
   initParameters(model, seed);
@@ -27,7 +27,7 @@ export async function tinyModel(architecture: Architecture = 'BlipForPreTraining
     p.assign(new Float32Array(p.size).fill(Number.NaN));
   }
   const dir = tmp('model');
-  await saveModel(model, dir);
+  await saveModel(model, dir, { captionPrompt: options.captionPrompt });
   model.dispose();
   return dir;
 }

@@ -3,6 +3,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RunningServer } from '../../src/serve/index.js';
+import { tf } from '../../src/engine/backend.js';
+import { loadModel } from '../../src/io/checkpoint.js';
+import { generateCaptions } from '../../src/eval/generate.js';
+import { loadImageChw } from '../../src/data/image.js';
+import { defaultTokenizer, SEP_ID } from '../../src/data/tokenizer.js';
+import type { BlipForPreTraining } from '../../src/models/blip.js';
 import { call, form, png, postImage, postJson, serve, tinyModel, tmp } from './helpers.js';
 
 describe('dlip serve: hot swap', () => {
@@ -11,9 +17,10 @@ describe('dlip serve: hot swap', () => {
   let b: string;
   let poisoned: string;
   let image: Buffer;
+  let swapInfo: { previous: { captionPrompt: string }; current: { captionPrompt: string } };
 
   before(async () => {
-    [a, b, poisoned] = [await tinyModel('BlipForPreTraining', 10), await tinyModel('BlipForPreTraining', 11), await tinyModel('BlipForPreTraining', 12, { poison: true })];
+    [a, b, poisoned] = [await tinyModel('BlipForPreTraining', 10), await tinyModel('BlipForPreTraining', 11, { captionPrompt: '' }), await tinyModel('BlipForPreTraining', 12, { poison: true })];
     image = await png(40, 160, 220);
     server = await serve(a, { gallery: tmp('gallery'), maxWaitMs: 2 });
     for (let i = 0; i < 6; i++) {
@@ -44,6 +51,7 @@ describe('dlip serve: hot swap', () => {
     await new Promise((r) => setTimeout(r, 300));
     const [swap, concurrent] = await Promise.all([postJson(`${server.url}/admin/model`, { model: b }), new Promise((r) => setTimeout(r, 20)).then(() => postJson(`${server.url}/admin/model`, { model: a }))]);
     assert.equal(swap.status, 200, JSON.stringify(swap.body));
+    swapInfo = swap.body;
     assert.equal(concurrent.status, 409, 'a second swap while one runs is refused');
     assert.equal(swap.body.previous.version, versionA);
     const versionB = swap.body.current.version;
@@ -61,6 +69,25 @@ describe('dlip serve: hot swap', () => {
     const hit = (await postJson(`${server.url}/v1/gallery/search`, { text: 'anything', k: 6 })).body;
     assert.equal(hit.model, versionB);
     assert.equal(hit.results.length, 6);
+  });
+
+  it("captions after the prompt the served model was trained with: A (none recorded) BLIP's, B none", async () => {
+    assert.equal(swapInfo.previous.captionPrompt, 'a picture of ');
+    assert.equal(swapInfo.current.captionPrompt, '');
+    const served = await call(`${server.url}/v1/caption?beams=1&max_length=8&min_length=3`, { method: 'POST', body: form({}, image) });
+    assert.equal(served.status, 200, JSON.stringify(served.body));
+    const { model } = await loadModel(b);
+    const pixels = tf.tensor4d(await loadImageChw(image, { size: 16 }), [1, 3, 16, 16]);
+    const caption = (prompt: string) => {
+      const ids = defaultTokenizer().encodeOne(prompt).filter((id) => id !== SEP_ID).slice(1);
+      return defaultTokenizer().decode(generateCaptions(model as BlipForPreTraining, pixels, { prompt: ids, numBeams: 1, maxLength: 8, minLength: 3 })[0]!.tokens);
+    };
+    assert.equal(served.body.caption, caption(''));
+    // The same request with BLIP's prompt named explicitly decodes after it instead.
+    const blip = await call(`${server.url}/v1/caption?beams=1&max_length=8&min_length=3&prompt=a%20picture%20of%20`, { method: 'POST', body: form({}, image) });
+    assert.equal(blip.body.caption, caption('a picture of '));
+    tf.dispose(pixels);
+    model.dispose();
   });
 
   it('restarts a model worker that dies, and serves again', async () => {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { initBackend } from '../../src/engine/backend.js';
 import { builtinWorld } from '../../src/data/world/synth.js';
+import { evaluateModel } from '../../src/eval/run.js';
 import { finetune } from '../../src/train/finetune.js';
 import { pretrain } from '../../src/train/pretrain.js';
 
@@ -54,5 +55,18 @@ describe('training without a val split', () => {
     const vqa = await finetune({ task: 'vqa', model: result.finalDir, data: noVal, out: join(work, 'vqa'), steps: 1, batchSize: 4, warmupSteps: 0 }, { onWarning });
     assert.ok(existsSync(join(vqa.modelDir, 'dlip.json')), 'the VQA model was not exported');
     assert.deepEqual(warnings, [`${noVal} has no "val" split with VQA questions: the run is not validated and keeps no best/ model`]);
+  });
+
+  it('records the caption prompt each model was trained with, and eval captions after it', async () => {
+    const manifest = (dir: string) => JSON.parse(readFileSync(join(dir, 'dlip.json'), 'utf8'));
+    const pre = join(work, 'pretrain', 'final');
+    assert.equal(manifest(pre).captionPrompt, '', 'pre-training trains without a prompt');
+    const captioner = await finetune({ task: 'caption', model: pre, data: noVal, out: join(work, 'caption'), steps: 1, batchSize: 4, warmupSteps: 0 }, { onWarning: () => undefined });
+    assert.equal(manifest(captioner.modelDir).captionPrompt, 'a picture of ');
+    assert.equal(manifest(join(work, 'vqa', 'model')).captionPrompt, undefined, 'a VQA model has no caption decoder');
+    const scored = (model: string, prompt?: string) => evaluateModel(model, { data: noVal, tasks: ['caption'], split: 'test', limit: 2, prompt }).then((r) => r.caption!.prompt);
+    assert.equal(await scored(pre), '');
+    assert.equal(await scored(captioner.modelDir), 'a picture of ');
+    assert.equal(await scored(pre, 'a photo of '), 'a photo of ', '--prompt overrides the record');
   });
 });

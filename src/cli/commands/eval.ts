@@ -55,7 +55,7 @@ export function registerEval(program: Command): void {
     .option('--k <n>', `retrieval: candidates reranked with ITM per query (default: the dataset's retrievalK, else ${BLIP_RETRIEVAL_K} as BLIP on COCO)`, positiveInt)
     .option('--itm-first-token <token>', 'retrieval: first text token of the ITM rerank, enc (BLIP, as dlip trains) or cls (the Hugging Face port) (default enc)', itmFirstToken)
     .option('--beams <n>', 'captioning: beam width (default 3)', positiveInt)
-    .option('--prompt <text>', 'captioning: text after [DEC] that the caption continues, not scored; use the prompt the model was trained with ("" for dlip pretrain and distill, which train without one) (default "a picture of ", as BLIP)')
+    .option('--prompt <text>', 'captioning: text after [DEC] that the caption continues, not scored (default: the prompt the model was trained with, from its dlip.json: "" after dlip pretrain and distill, "a picture of " after caption fine-tuning; else "a picture of ", as BLIP)')
     .option('--max-length <n>', "captioning: longest sequence in tokens, [DEC] and prompt included as BLIP counts (default: the dataset's, else 20)", positiveInt)
     .option('--min-length <n>', "captioning: EOS blocked until the sequence has n tokens, counted likewise (default: the dataset's, else 5)", nonNegativeInt)
     .option('--limit <n>', 'evaluate only the first n images or questions', positiveInt)

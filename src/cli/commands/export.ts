@@ -16,9 +16,9 @@ export function registerExport(program: Command): void {
     .requiredOption('--out <dir>', 'folder to write config.json, model.safetensors and dlip.json to')
     .addOption(new Option('--dtype <dtype>', 'stored precision: f32 as trained, or f16 (values rounded to the nearest half; ~1e-3 relative)').choices(['f32', 'f16']).default('f32'))
     .action(async (opts: { model: string; out: string; dtype: 'f32' | 'f16' }) => {
-      const { model } = await loadModel(opts.model);
+      const { model, manifest: source } = await loadModel(opts.model);
       try {
-        const manifest = await saveModel(model, opts.out, { dtype: opts.dtype.toUpperCase() as WrittenDType });
+        const manifest = await saveModel(model, opts.out, { dtype: opts.dtype.toUpperCase() as WrittenDType, captionPrompt: source?.captionPrompt });
         process.stdout.write(`${opts.out}: ${manifest.architecture}, ${millions(manifest.parameters)} parameters in ${opts.dtype.toUpperCase()}, sha256 ${manifest.sha256.slice(0, 16)}…\n`);
       } finally {
         model.dispose();
@@ -32,9 +32,10 @@ export function registerExport(program: Command): void {
     .addOption(new Option('--quantize <kind>', 'int8: linear weights int8 per output channel, activations quantised at run time (dynamic)').choices(['int8']))
     .addOption(new Option('--graphs <names...>', 'only these graphs (default: all the model has)').choices([...GRAPH_NAMES]))
     .action(async (opts: { model: string; out: string; quantize?: 'int8'; graphs?: GraphName[] }) => {
-      const { model } = await loadModel(opts.model);
+      const { model, manifest: source } = await loadModel(opts.model);
       try {
         const manifest = await exportOnnx(model, opts.out, {
+          captionPrompt: source?.captionPrompt,
           quantize: opts.quantize,
           graphs: opts.graphs,
           onGraph: (name, bytes) => process.stdout.write(`${opts.out}/${name}.onnx: ${(bytes / 2 ** 20).toFixed(1)} MiB\n`),
