@@ -388,32 +388,46 @@ bool softTarget(Args& a, size_t i, int64_t rows, int64_t v, dlip::SoftTarget* t)
   return !a.failed;
 }
 
+// What softXent and softXentGrad share: logits z (rows·v) at 0, v at 1, the temperature at 2 and the
+// soft target from 5 on; 3 and 4 are each one's outputs.
+struct SoftXentArgs {
+  const float* z;
+  int64_t rows, v;
+  float temperature;
+  dlip::SoftTarget target;
+};
+
+bool softXentArgs(Args& a, SoftXentArgs* s) {
+  size_t n;
+  s->z = a.f32(0, &n);
+  s->v = a.integer(1);
+  s->temperature = float(a.number(2));
+  if (a.failed || s->v <= 0) return false;
+  s->rows = int64_t(n) / s->v;
+  s->target = {};
+  return softTarget(a, 5, s->rows, s->v, &s->target);
+}
+
 // softXent(z, v, temperature, cross, negEntropy, teacher | null, ids?, probs?, tail?)
 napi_value SoftXent(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  size_t n;
-  const float* Z = a.f32(0, &n);
-  const int64_t v = a.integer(1);
-  const float temperature = float(a.number(2));
+  SoftXentArgs s;
+  if (!softXentArgs(a, &s)) return nullptr;
   float *cross = a.f32(3), *negEntropy = a.f32(4);
-  dlip::SoftTarget t{};
-  if (a.failed || v <= 0 || !softTarget(a, 5, int64_t(n) / v, v, &t)) return nullptr;
-  dlip::soft_xent(Z, t, temperature, int64_t(n) / v, v, cross, negEntropy);
+  if (a.failed) return nullptr;
+  dlip::soft_xent(s.z, s.target, s.temperature, s.rows, s.v, cross, negEntropy);
   return undef(env);
 }
 
 // softXentGrad(z, v, temperature, scale, dz, teacher | null, ids?, probs?, tail?)
 napi_value SoftXentGrad(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  size_t n;
-  const float* Z = a.f32(0, &n);
-  const int64_t v = a.integer(1);
-  const float temperature = float(a.number(2));
+  SoftXentArgs s;
+  if (!softXentArgs(a, &s)) return nullptr;
   const float* scale = a.f32(3);
   float* dz = a.f32(4);
-  dlip::SoftTarget t{};
-  if (a.failed || v <= 0 || !softTarget(a, 5, int64_t(n) / v, v, &t)) return nullptr;
-  dlip::soft_xent_grad(Z, t, temperature, scale, int64_t(n) / v, v, dz);
+  if (a.failed) return nullptr;
+  dlip::soft_xent_grad(s.z, s.target, s.temperature, scale, s.rows, s.v, dz);
   return undef(env);
 }
 
