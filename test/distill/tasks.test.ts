@@ -43,7 +43,8 @@ before(async () => {
   await saveFolder(folder('student'), 'BlipForPreTraining', 8, 1, 2);
 });
 
-const base = { student: folder('student'), world: 'tiny' as const, batchSize: 4, warmupSteps: 0, lr: 3e-3, logEvery: 1, evalImages: 4, steps: 3 };
+// all-signals: every term on every module, so each task shows which of them it drops.
+const base = { student: folder('student'), recipe: 'all-signals', world: 'tiny' as const, batchSize: 4, warmupSteps: 0, lr: 3e-3, logEvery: 1, evalImages: 4, steps: 3 };
 
 /** Runs a task; returns the logged term names of the first step, the gated counts and the warnings. */
 async function run(input: Partial<DistillConfigInput> & { task: string; teacher: string; out: string }) {
