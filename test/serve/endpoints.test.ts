@@ -2,6 +2,8 @@
 // in-process, concurrent requests share batches, probes, metrics, OpenAPI, API keys, load shedding.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { tf } from '../../src/engine/backend.js';
 import { loadModel } from '../../src/io/checkpoint.js';
@@ -167,6 +169,36 @@ describe('dlip serve: access and load shedding', () => {
       assert.equal((await call(`${server.url}/v1/model`, { headers: { 'x-api-key': 's3cret' } })).status, 200);
       assert.equal((await call(`${server.url}/metrics`)).status, 401);
       assert.equal((await call(`${server.url}/healthz`)).status, 200);
+      assert.equal((await call(`${server.url}/readyz`)).status, 200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('says 503 on /readyz, with Retry-After and the reason, until the model is loaded', async () => {
+    const dir = await tinyModel('BlipForImageTextRetrieval', 5);
+    // A free port, so the probes can start before startServer resolves (it resolves once ready).
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: p } = probe.address() as AddressInfo;
+        probe.close(() => resolve(p));
+      });
+    });
+    const url = `http://127.0.0.1:${port}`;
+    const seen: { status: number; reason?: string; retryAfter: string | null }[] = [];
+    let started = false;
+    const starting = serve(dir, { port }).finally(() => (started = true));
+    while (!started) {
+      const r = await call(`${url}/readyz`).catch(() => undefined); // not listening yet
+      if (r) seen.push({ status: r.status, reason: r.body.reason, retryAfter: r.headers.get('retry-after') });
+      await new Promise((res) => setTimeout(res, 5));
+    }
+    const server = await starting;
+    try {
+      const waiting = seen.filter((s) => s.status === 503);
+      assert.ok(waiting.length > 0, `no 503 while loading (saw ${JSON.stringify(seen)})`);
+      assert.deepEqual(waiting[0], { status: 503, reason: 'loading the model', retryAfter: '1' });
+      assert.ok(seen.every((s) => s.status === 503 || s.status === 200), JSON.stringify(seen));
       assert.equal((await call(`${server.url}/readyz`)).status, 200);
     } finally {
       await server.close();
