@@ -30,7 +30,7 @@ inline int par_threads(int64_t work) { return work >= kParallelMin ? g_threads :
 // Below this many multiply-adds a product (or a set of attention heads) runs on one thread. A batch-1
 // forward is made of m = 17 products; threading them made tiny-student's image encoding 1.8x slower on
 // 2 idle cores (1.9 ms against 1.1 ms on one thread) and tiny-teacher's no faster.
-int64_t g_parallel_macs = int64_t(1) << 21;
+constexpr int64_t kParallelMacs = int64_t(1) << 21;
 
 // exp for float32 (Cephes expf): ~1 ulp, branch-free so that loops calling it vectorise (with
 // -fno-trapping-math, see binding.gyp); glibc's expf
@@ -190,11 +190,11 @@ int blas_parallel_mode() {
 }
 
 // OpenBLAS's OpenMP build reads omp_get_max_threads() at every call and threads any product above
-// ~262k multiply-adds; this scope makes a smaller-than-g_parallel_macs product run on the calling
+// ~262k multiply-adds; this scope makes a smaller-than-kParallelMacs product run on the calling
 // thread. (The pthreads build has no cheap per-call switch and keeps its own rule.)
 class SerialBlasIfSmall {
  public:
-  explicit SerialBlasIfSmall(int64_t macs) : on_(g_threads > 1 && macs < g_parallel_macs && blas_parallel_mode() == 1) {
+  explicit SerialBlasIfSmall(int64_t macs) : on_(g_threads > 1 && macs < kParallelMacs && blas_parallel_mode() == 1) {
     if (on_) omp_set_num_threads(1);
   }
   ~SerialBlasIfSmall() {
@@ -219,7 +219,7 @@ void gemm(const float* a, const float* b, float* c, int64_t batch, int m, int n,
   // Only safe with OpenBLAS's OpenMP build, which runs serially when called inside a parallel region.
   const int64_t macs = int64_t(m) * n * k;
   if (batch > 1 && g_threads > 1 && blas_parallel_mode() == 1 && macs < (int64_t(1) << 22) &&
-      batch * macs >= g_parallel_macs) {
+      batch * macs >= kParallelMacs) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < batch; i++) one(i);
   } else {
@@ -610,10 +610,10 @@ void gelu_grad(const float* x, const float* dy, float* dx, int64_t n) {
 
 // Runs f(i) for the B·H heads: one head per thread, each BLAS call single-threaded inside. Serial
 // unless OpenBLAS is its OpenMP build (which runs serially inside a parallel region), or when the heads
-// hold fewer than g_parallel_macs multiply-adds in all (`macs` each).
+// hold fewer than kParallelMacs multiply-adds in all (`macs` each).
 template <typename F>
 static void for_heads(int64_t n, int64_t macs, F f) {
-  if (g_threads > 1 && blas_parallel_mode() == 1 && n * macs >= g_parallel_macs) {
+  if (g_threads > 1 && blas_parallel_mode() == 1 && n * macs >= kParallelMacs) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++) f(i);
   } else {
