@@ -58,6 +58,8 @@ export interface LatencyRow {
   ms: Record<string, number>;
   /** Tensors a call left alive (a leak that would skew later timings), by model name; empty when none. */
   leaks: Record<string, number>;
+  /** Untimed warm-up calls each model made first. */
+  warmupCalls: number;
 }
 
 /** What every call reads, tokenized once: captions as queries, questions, and the answer list. */
@@ -183,11 +185,11 @@ export function measureLatency(models: Record<string, BlipConfig>, dataset: Data
       try {
         for (const batch of batches) {
           const runs = built.map((m) => ({ ...m, ...workload(task, m.model, batch, texts, m.gallery, { k, captionLength }), times: [] as number[], warmMs: 0, leaked: 0 }));
+          // Warm-up rounds go on until every model has had `warmup` calls and `warmupMs` of them:
+          // V8 optimises a call's JavaScript only after many runs, and one cold call of a
+          // millisecond-long workload measured up to 2x slow.
+          let warmRounds = 0;
           try {
-            // Warm-up rounds go on until every model has had `warmup` calls and `warmupMs` of them:
-            // V8 optimises a call's JavaScript only after many runs, and one cold call of a
-            // millisecond-long workload measured up to 2x slow.
-            let warmRounds = 0;
             const warming = () => warmRounds < warmup || runs.some((run) => run.warmMs < warmupMs);
             for (let r = 0; warming() || r < warmRounds + repeats; r++) {
               const timed = !warming();
@@ -210,6 +212,7 @@ export function measureLatency(models: Record<string, BlipConfig>, dataset: Data
             batch,
             ms: Object.fromEntries(runs.map((run) => [run.name, median(run.times)])),
             leaks: Object.fromEntries(runs.filter((run) => run.leaked !== 0).map((run) => [run.name, run.leaked])),
+            warmupCalls: warmRounds,
           };
           rowsOut.push(row);
           options.onMeasured?.(row);
