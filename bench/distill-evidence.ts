@@ -35,8 +35,9 @@ const HELP = `Distillation evidence: KD vs no-KD over seeds, retention of the te
 
 For each recipe and seed: dlip distill (same student, steps, batch and data for every run), then on the
 test split retrieval (mean of TR@1 and IR@1) and captioning (CIDEr) of the distilled pre-training model,
-then the same dlip finetune --task vqa of it and its VQA accuracy. The teacher is scored the same way once
-(its VQA after the same finetune). Tables go to stdout, <out>/results.json and <out>/results.md.
+then the same dlip finetune --task vqa of it and its VQA accuracy (with --vqa-kd, a recipe with KD terms
+distils its VQA model instead). The teacher is scored the same way once (its VQA after the same
+finetune). Tables go to stdout, <out>/results.json and <out>/results.md.
 
   --teacher <dir|name>   the trained teacher: a pre-training model folder (e.g. final/ of dlip pretrain)
                          or a shipped model (tiny-teacher)
@@ -55,6 +56,9 @@ then the same dlip finetune --task vqa of it and its VQA accuracy. The teacher i
   --batch-size <n>       distillation and fine-tuning batch (default 32)
   --lr <x>, --warmup-steps <n>          distillation schedule (default: dlip distill's)
   --vqa-lr <x>, --vqa-warmup-steps <n>  VQA fine-tuning schedule (default: dlip finetune's)
+  --vqa-kd               a recipe with KD terms distils its VQA model from the teacher's fine-tuned one
+                         (dlip distill --task vqa, same steps and schedule; task-adaptive distillation, as
+                         dlip demo does); a recipe without (no-kd) is fine-tuned as without the flag
   --prompt <text>        caption prompt of distillation and caption scoring; use the teacher's
                          pre-training prompt (default none, as dlip pretrain)
   --limit <n>            score only the first n test images / questions (default all)
@@ -74,7 +78,7 @@ const { values: args } = parseArgs({
     'vqa-steps': { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, 'warmup-steps': { type: 'string' },
     'vqa-lr': { type: 'string' }, 'vqa-warmup-steps': { type: 'string' }, prompt: { type: 'string' }, limit: { type: 'string' },
     'eval-images': { type: 'string' }, 'checkpoint-every': { type: 'string' }, backend: { type: 'string' },
-    'dry-run': { type: 'boolean' }, 'tables-only': { type: 'boolean' }, help: { type: 'boolean' },
+    'vqa-kd': { type: 'boolean' }, 'dry-run': { type: 'boolean' }, 'tables-only': { type: 'boolean' }, help: { type: 'boolean' },
   },
   strict: true,
 });
@@ -121,6 +125,8 @@ interface Settings {
   warmupSteps?: number;
   vqaLr?: number;
   vqaWarmupSteps?: number;
+  /** KD recipes distil their VQA model from the teacher's (absent: every model is fine-tuned alike). */
+  vqaKd?: true;
   prompt?: string;
   limit?: number;
   evalImages?: number;
@@ -183,6 +189,7 @@ async function main(): Promise<void> {
     warmupSteps: int('warmup-steps', 0),
     vqaLr: positive('vqa-lr'),
     vqaWarmupSteps: int('vqa-warmup-steps', 0),
+    ...(args['vqa-kd'] && { vqaKd: true as const }),
     prompt: args.prompt,
     limit: int('limit', 1),
     evalImages: int('eval-images', 1),
@@ -265,8 +272,12 @@ async function main(): Promise<void> {
     },
   });
 
-  /** The same VQA fine-tuning of a pre-training model; its task model lands in <dir>/model. */
-  const vqaStage = (label: string, kind: string, from: () => string, dir: string, seed: number): Stage => ({
+  const teacherDir = join(out, 'teacher');
+  /**
+   * The VQA model of a pre-training model, in <dir>/model: the same fine-tuning for every model, or with
+   * `recipe` (--vqa-kd) distilled from the teacher's fine-tuned VQA model.
+   */
+  const vqaStage = (label: string, kind: string, from: () => string, dir: string, seed: number, recipe?: string): Stage => ({
     label,
     kind,
     work: settings.vqaSteps * settings.batchSize,
@@ -278,11 +289,12 @@ async function main(): Promise<void> {
         process.stderr.write(`${label}: ${dir} finished training but holds no exported model/; fine-tuning again\n`);
         await rm(dir, { recursive: true, force: true });
       }
-      await finetune({ ...common, task: 'vqa', model: from(), out: dir, steps: settings.vqaSteps, seed, lr: settings.vqaLr, warmupSteps: settings.vqaWarmupSteps, resume: hasCheckpoint(dir) }, hooks);
+      const schedule = { ...common, out: dir, steps: settings.vqaSteps, seed, lr: settings.vqaLr, warmupSteps: settings.vqaWarmupSteps, resume: hasCheckpoint(dir) };
+      if (recipe) await distill({ ...schedule, task: 'vqa', teacher: join(teacherDir, 'vqa', 'model'), student: from(), recipe }, hooks);
+      else await finetune({ ...schedule, task: 'vqa', model: from() }, hooks);
     },
   });
 
-  const teacherDir = join(out, 'teacher');
   if (scored.length) stages.push(scoreStage('score teacher', 'score-teacher', () => teacher, 'BlipForPreTraining', scored, join(teacherDir, 'score.json')));
   if (withVqa) {
     stages.push(vqaStage('finetune vqa teacher', 'finetune-teacher', () => teacher, join(teacherDir, 'vqa'), seeds[0]!));
@@ -308,7 +320,8 @@ async function main(): Promise<void> {
     const final = () => join(distillDir, FINAL_DIR);
     if (scored.length) stages.push(scoreStage(`score ${tag}`, 'score', final, 'BlipForPreTraining', scored, join(dir, 'score.json')));
     if (withVqa) {
-      stages.push(vqaStage(`finetune vqa ${tag}`, 'finetune', final, join(dir, 'vqa'), seed));
+      const vqaKd = settings.vqaKd && distils[recipe];
+      stages.push(vqaStage(`${vqaKd ? 'distill' : 'finetune'} vqa ${tag}`, vqaKd ? 'distill-vqa' : 'finetune', final, join(dir, 'vqa'), seed, vqaKd ? recipe : undefined));
       stages.push(scoreStage(`score vqa ${tag}`, 'score-vqa', () => join(dir, 'vqa', 'model'), 'BlipForQuestionAnswering', ['vqa'], join(dir, 'vqa-score.json')));
     }
   };
@@ -412,7 +425,7 @@ async function main(): Promise<void> {
     ablationSeed: seeds[0]!, descriptions: Object.fromEntries(Object.entries(descriptions).map(([r, d]) => [runName(r), d])), cost,
   });
   const command = ['node dist/bench/distill-evidence.js', ...process.argv.slice(2).filter((a) => a !== '--tables-only').map((a) => (/^[\w./,=-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`))].join(' ');
-  const markdown = renderEvidence(evidence, runName(kd), runName(baseline), command);
+  const markdown = renderEvidence(evidence, runName(kd), runName(baseline), command, settings.vqaKd);
   await save(join(out, 'results.json'), { settings, seeds, backend: activeBackend(), evidence });
   await writeFileAtomic(join(out, 'results.md'), markdown);
   process.stdout.write(markdown);

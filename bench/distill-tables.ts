@@ -184,13 +184,16 @@ function table(header: string[], rows: string[][]): string {
 }
 
 /** The evidence as markdown: what a README section shows, with the command that produced it. */
-export function renderEvidence(e: Evidence, kd: string, baseline: string, command: string): string {
+/** `vqaKd`: the KD recipes distilled their VQA models from the teacher's (bench --vqa-kd). */
+export function renderEvidence(e: Evidence, kd: string, baseline: string, command: string, vqaKd = false): string {
   const parts: string[] = [];
   parts.push(`Command: \`${command}\``);
   parts.push(
     `### ${kd} vs ${baseline} (test split)\n\nEach cell: mean ± sample standard deviation over seeds (min–max, number of seeds). ` +
       'Retrieval is the mean of TR@1 and IR@1 (ITM rerank of the ITC top k); captioning is CIDEr (beam 3) of the distilled pre-training model; ' +
-      'VQA is the accuracy after the same `finetune --task vqa` of each model.\n\n' +
+      (vqaKd
+        ? `VQA is the accuracy of each model's VQA stage: ${baseline} and the teacher fine-tuned (\`finetune --task vqa\`), the KD recipes distilled from the teacher's fine-tuned VQA model with the same steps (\`distill --task vqa\`, --vqa-kd).\n\n`
+        : 'VQA is the accuracy after the same `finetune --task vqa` of each model.\n\n') +
       table(
         ['task', 'teacher', kd, baseline, 'Δ (paired seeds)', 'seeds KD higher'],
         e.comparison.map((c) => [`${c.task}: ${TASK_METRIC[c.task]}`, f2(c.teacher), formatSpread(c.kd), formatSpread(c.baseline), c.delta === undefined ? '—' : signed(c.delta), `${c.paired.kdWins}/${c.paired.seeds}`]),

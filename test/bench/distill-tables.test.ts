@@ -73,5 +73,8 @@ describe('distill evidence tables', () => {
     assert.equal(feat.description, 'features only');
     const md = renderEvidence(e, 'kd', 'base', 'node dist/bench/distill-evidence.js --steps 1');
     assert.match(md, /\| feat \| 39\.00 \| 80\.00 \| — \| \+3\.00 \| -12\.00 \| — \| features only \|/);
+    assert.match(md, /VQA is the accuracy after the same `finetune --task vqa` of each model/);
+    const distilled = renderEvidence(e, 'kd', 'base', 'node dist/bench/distill-evidence.js --steps 1 --vqa-kd', true);
+    assert.match(distilled, /base and the teacher fine-tuned \(`finetune --task vqa`\), the KD recipes distilled from the teacher's fine-tuned VQA model/);
   });
 });
