@@ -284,9 +284,9 @@ async function main(): Promise<void> {
     state: () => (existsSync(join(dir, 'model', MANIFEST_FILE)) ? 'done' : hasCheckpoint(dir) ? 'resumes' : 'to run'),
     run: async (hooks) => {
       if (trainingFinished(dir, settings.vqaSteps)) {
-        // Killed between the end of training and the export of model/: finetune cannot resume a
-        // finished run, so it runs again from the start.
-        process.stderr.write(`${label}: ${dir} finished training but holds no exported model/; fine-tuning again\n`);
+        // Killed between the end of training and the export of model/: a finished run cannot be
+        // resumed, so it runs again from the start.
+        process.stderr.write(`${label}: ${dir} finished training but holds no exported model/; training it again\n`);
         await rm(dir, { recursive: true, force: true });
       }
       const schedule = { ...common, out: dir, steps: settings.vqaSteps, seed, lr: settings.vqaLr, warmupSteps: settings.vqaWarmupSteps, resume: hasCheckpoint(dir) };

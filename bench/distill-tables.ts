@@ -183,8 +183,10 @@ function table(header: string[], rows: string[][]): string {
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
-/** The evidence as markdown: what a README section shows, with the command that produced it. */
-/** `vqaKd`: the KD recipes distilled their VQA models from the teacher's (bench --vqa-kd). */
+/**
+ * The evidence as markdown: what a README section shows, with the command that produced it. `vqaKd`:
+ * the KD recipes distilled their VQA models from the teacher's (bench --vqa-kd).
+ */
 export function renderEvidence(e: Evidence, kd: string, baseline: string, command: string, vqaKd = false): string {
   const parts: string[] = [];
   parts.push(`Command: \`${command}\``);

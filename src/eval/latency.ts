@@ -185,25 +185,26 @@ export function measureLatency(models: Record<string, BlipConfig>, dataset: Data
       try {
         for (const batch of batches) {
           const runs = built.map((m) => ({ ...m, ...workload(task, m.model, batch, texts, m.gallery, { k, captionLength }), times: [] as number[], warmMs: 0, leaked: 0 }));
-          // Warm-up rounds go on until every model has had `warmup` calls and `warmupMs` of them:
-          // V8 optimises a call's JavaScript only after many runs, and one cold call of a
-          // millisecond-long workload measured up to 2x slow.
-          let warmRounds = 0;
-          try {
-            const warming = () => warmRounds < warmup || runs.some((run) => run.warmMs < warmupMs);
-            for (let r = 0; warming() || r < warmRounds + repeats; r++) {
-              const timed = !warming();
-              if (!timed) warmRounds++;
-              for (const run of r % 2 ? [...runs].reverse() : runs) {
-                const before = tf.memory().numTensors;
-                const t0 = performance.now();
-                run.call();
-                const ms = performance.now() - t0;
-                run.leaked += tf.memory().numTensors - before;
-                if (timed) run.times.push(ms);
-                else run.warmMs += ms;
-              }
+          let rounds = 0;
+          /** One call of every model, in alternating order; timed, or added to its warm-up time. */
+          const round = (timed: boolean) => {
+            for (const run of rounds++ % 2 ? [...runs].reverse() : runs) {
+              const before = tf.memory().numTensors;
+              const t0 = performance.now();
+              run.call();
+              const ms = performance.now() - t0;
+              run.leaked += tf.memory().numTensors - before;
+              if (timed) run.times.push(ms);
+              else run.warmMs += ms;
             }
+          };
+          let warmupCalls = 0;
+          try {
+            // Warm up until every model has had `warmup` calls and `warmupMs` of them: V8 optimises a
+            // call's JavaScript only after many runs, and one cold call of a millisecond-long workload
+            // measured up to 2x slow.
+            for (; warmupCalls < warmup || runs.some((run) => run.warmMs < warmupMs); warmupCalls++) round(false);
+            for (let r = 0; r < repeats; r++) round(true);
           } finally {
             runs.forEach((run) => run.dispose());
           }
@@ -212,7 +213,7 @@ export function measureLatency(models: Record<string, BlipConfig>, dataset: Data
             batch,
             ms: Object.fromEntries(runs.map((run) => [run.name, median(run.times)])),
             leaks: Object.fromEntries(runs.filter((run) => run.leaked !== 0).map((run) => [run.name, run.leaked])),
-            warmupCalls: warmRounds,
+            warmupCalls,
           };
           rowsOut.push(row);
           options.onMeasured?.(row);

@@ -12,7 +12,7 @@ import { preCaption, preQuestion } from '../data/text.js';
 import { BLIP_CAPTION_PROMPT, BLIP_GENERATION_LENGTHS } from '../data/caption-lengths.js';
 import type { GenerationLengths } from '../data/caption-lengths.js';
 import { tf } from '../engine/backend.js';
-import { loadModel } from '../io/checkpoint.js';
+import { captionPromptOf, loadModel } from '../io/checkpoint.js';
 import { OnnxBlipModel } from '../onnx/runtime-model.js';
 import { canAnswer, canCaption, isRetrieval } from './model-kinds.js';
 import type { Described, EvaluableModel } from './model-kinds.js';
@@ -213,13 +213,12 @@ async function vqa(model: VqaModel & Described, dataset: Dataset, o: EvalOptions
 export async function evaluateModel(modelDir: string, o: EvalOptions): Promise<EvalReport> {
   const dataset = openDataset(o.data ?? (await builtinWorld(o.world ?? 'small', 0)));
   const { model, manifest } = await loadModel(modelDir);
-  // A dlip-trained captioner states the prompt it learnt after; anything else gets BLIP's.
-  o = { ...o, prompt: o.prompt ?? manifest?.captionPrompt };
+  const options = { ...o, prompt: o.prompt ?? captionPromptOf(manifest) };
   try {
-    if (o.runtime !== 'onnx') return await evaluateLoaded(model, modelDir, dataset, o);
+    if (o.runtime !== 'onnx') return await evaluateLoaded(model, modelDir, dataset, options);
     const graphs = OnnxBlipModel.fromModel(model, { quantize: o.quantize });
     try {
-      return await evaluateLoaded(graphs, modelDir, dataset, o);
+      return await evaluateLoaded(graphs, modelDir, dataset, options);
     } finally {
       await graphs.dispose();
     }

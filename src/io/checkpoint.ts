@@ -7,6 +7,8 @@ import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { z } from 'zod';
+import { BLIP_CAPTION_PROMPT } from '../data/caption-lengths.js';
+import { canCaption } from '../eval/model-kinds.js';
 import { createModel } from '../models/blip.js';
 import type { BlipModel } from '../models/blip.js';
 import { ARCHITECTURES, configArchitecture, parseBlipConfig } from '../models/config.js';
@@ -174,8 +176,10 @@ function stateDict(model: BlipModel): Map<string, TensorToWrite> {
   return out;
 }
 
-/** Architectures with a caption decoder, whose manifest records the prompt it was trained with. */
-const CAPTIONING: readonly Architecture[] = ['BlipForPreTraining', 'BlipForConditionalGeneration'];
+/** The prompt a model's captions continue: what its dlip.json records, else BLIP's "a picture of ". */
+export function captionPromptOf(manifest: Manifest | undefined): string {
+  return manifest?.captionPrompt ?? BLIP_CAPTION_PROMPT;
+}
 
 /**
  * Saves config.json, model.safetensors (F32, or F16 for half the bytes) and dlip.json with its
@@ -195,7 +199,7 @@ export async function saveModel(model: BlipModel, dir: string, options: { dtype?
     sha256: await sha256File(weightsPath),
     parameters: model.parameterCount(),
     created: new Date().toISOString(),
-    ...(options.captionPrompt !== undefined && CAPTIONING.includes(model.architecture) && { captionPrompt: options.captionPrompt }),
+    ...(options.captionPrompt !== undefined && canCaption(model) && { captionPrompt: options.captionPrompt }),
   };
   await writeJsonAtomic(join(dir, MANIFEST_FILE), manifest);
   return manifest;

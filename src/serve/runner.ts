@@ -6,11 +6,10 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { tf } from '../engine/backend.js';
-import { loadModel, readManifest, resolveModelPath, sha256File, weightFiles } from '../io/checkpoint.js';
+import { captionPromptOf, loadModel, readManifest, resolveModelPath, sha256File, weightFiles } from '../io/checkpoint.js';
 import { l2Normalize } from '../models/blip.js';
 import { OnnxBlipModel } from '../onnx/runtime-model.js';
 import { loadRgb, normaliseToChw } from '../data/image.js';
-import { BLIP_CAPTION_PROMPT } from '../data/caption-lengths.js';
 import { defaultTokenizer, PAD_ID, SEP_ID, VOCAB_SIZE } from '../data/tokenizer.js';
 import { preCaption, preQuestion } from '../data/text.js';
 import { generateCaptions } from '../eval/generate.js';
@@ -76,7 +75,7 @@ export class ModelRunner {
         embeddingDim: caps.includes('embed') ? model.config.image_text_hidden_size : 0,
         capabilities: caps,
         runtime: runtimeLabel(runtime),
-        captionPrompt: manifest?.captionPrompt ?? BLIP_CAPTION_PROMPT,
+        captionPrompt: captionPromptOf(manifest),
         loadSeconds: 0,
         warmupSeconds: 0,
       };

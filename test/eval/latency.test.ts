@@ -27,11 +27,8 @@ describe('measureLatency', () => {
   });
 
   it('keeps warming up until each model has spent warmupMs in calls', () => {
-    const started = performance.now();
-    const [row] = measureLatency(models(), dataset, { workloads: ['image'], batches: [1], repeats: 1, warmup: 1, warmupMs: 60 });
-    const worst = Math.max(...Object.values(row!.ms));
-    // Each call of this tiny model takes far less than 60 ms, so more than one warm-up call was needed.
-    if (worst < 20) assert.ok(row!.warmupCalls > 1, `${row!.warmupCalls} warm-up calls of ~${worst} ms`);
-    assert.ok(performance.now() - started >= 2 * 60, 'both models warmed up for 60 ms');
+    const [row] = measureLatency(models(), dataset, { workloads: ['image'], batches: [1], repeats: 1, warmup: 1, warmupMs: 200 });
+    // A call of this tiny model takes milliseconds, so 200 ms of them is far more than the one call asked.
+    assert.ok(row!.warmupCalls > 1, `${row!.warmupCalls} warm-up calls; the timed call took ${JSON.stringify(row!.ms)} ms`);
   });
 });

@@ -1,6 +1,6 @@
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import { loadModel, saveModel } from '../../io/checkpoint.js';
+import { captionPromptOf, loadModel, saveModel } from '../../io/checkpoint.js';
 import type { WrittenDType } from '../../io/safetensors.js';
 import { millions } from '../format.js';
 import { exportOnnx } from '../../onnx/export.js';
@@ -35,7 +35,7 @@ export function registerExport(program: Command): void {
       const { model, manifest: source } = await loadModel(opts.model);
       try {
         const manifest = await exportOnnx(model, opts.out, {
-          captionPrompt: source?.captionPrompt,
+          captionPrompt: captionPromptOf(source),
           quantize: opts.quantize,
           graphs: opts.graphs,
           onGraph: (name, bytes) => process.stdout.write(`${opts.out}/${name}.onnx: ${(bytes / 2 ** 20).toFixed(1)} MiB\n`),
