@@ -119,12 +119,32 @@ function topKTeacher(teacher: TopKTeacher, vocab: number, temperature: number): 
 }
 
 /**
- * Mean over scored positions of KL(teacher ‖ student) at `temperature`, times T². The student's logits
- * are linear(student.states, weight, bias); the teacher is its own projection (computed outside the
- * gradient tape: it gets no gradient) or a top-k cache. Only scored rows are projected, `chunk` of
- * them at a time, forward and backward; the gradient reaches the student's states, weight and bias.
+ * Sequence weights for LM KD: Σ over sequences of weights[b] · (KL summed over its scored positions),
+ * divided by `divisor`. VQA weighs its answer rows so: each question's distinct answers by their share
+ * of the human answers, over the questions. A plain mean over positions would count a question once per
+ * distinct answer, and questions with many (synonyms) would outweigh yes/no ones.
  */
-export function projectedLmKd(student: ProjectedStates, teacher: LmTeacher, labels: tf.Tensor, temperature: number, chunk = 256): tf.Scalar {
+export interface SequenceWeights {
+  /** [B] one weight per labels row. */
+  weights: ArrayLike<number>;
+  divisor: number;
+}
+
+/** Each scored position's share of the loss: its sequence's weight over the divisor, or 1 / positions. */
+function positionWeights(scored: Int32Array, length: number, by?: SequenceWeights): Float32Array {
+  if (!by) return new Float32Array(scored.length).fill(1 / Math.max(scored.length, 1));
+  if (!(by.divisor > 0)) throw new Error(`lm KD: the sequence weights' divisor must be positive, got ${by.divisor}`);
+  return Float32Array.from(scored, (row) => by.weights[Math.floor(row / length)]! / by.divisor);
+}
+
+/**
+ * KL(teacher ‖ student) at `temperature` times T², averaged over scored positions (or weighted per
+ * sequence by `sequences`). The student's logits are linear(student.states, weight, bias); the teacher
+ * is its own projection (computed outside the gradient tape: it gets no gradient) or a top-k cache. Only
+ * scored rows are projected, `chunk` of them at a time, forward and backward; the gradient reaches the
+ * student's states, weight and bias.
+ */
+export function projectedLmKd(student: ProjectedStates, teacher: LmTeacher, labels: tf.Tensor, temperature: number, chunk = 256, sequences?: SequenceWeights): tf.Scalar {
   expectTemperature(temperature, 'lm KD');
   if (!(Number.isInteger(chunk) && chunk > 0)) throw new Error(`lm KD: chunk must be a positive integer, got ${chunk}`);
   expectRank(labels, 2, 'lm KD: labels [B, L]');
@@ -137,10 +157,13 @@ export function projectedLmKd(student: ProjectedStates, teacher: LmTeacher, labe
   const width = student.states.shape[2]!;
   const rows = batch * length;
   const scored = scoredPositions(labels); // captionLoss's shift
+  if (sequences && sequences.weights.length !== batch) throw new Error(`lm KD: ${sequences.weights.length} sequence weights for labels of ${batch} rows`);
+  const shares = positionWeights(scored, length, sequences);
   const spans: [number, number][] = [];
   for (let start = 0; start < scored.length; start += chunk) spans.push([start, Math.min(chunk, scored.length - start)]);
   const idsOf = ([start, size]: [number, number]) => tf.tensor1d(scored.subarray(start, start + size), 'int32');
-  const scale = (temperature * temperature) / Math.max(scored.length, 1);
+  const sharesOf = ([start, size]: [number, number]) => tf.tensor1d(shares.subarray(start, start + size));
+  const scale = temperature * temperature;
   const chunksOf = (t: LmTeacher) => ('indices' in t ? topKTeacher(t, vocab, temperature) : projectedTeacher(t));
 
   const f = tf.customGrad(((h: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
@@ -154,7 +177,7 @@ export function projectedLmKd(student: ProjectedStates, teacher: LmTeacher, labe
           const ids = idsOf(span);
           const { target, negEntropy } = teacherOf(ids);
           const student = softCross(linear(tf.gather(flat, ids), w, b), target, temperature);
-          return tf.sum(tf.sub(negEntropy ?? student.negEntropy, student.cross));
+          return tf.sum(tf.mul(tf.sub(negEntropy ?? student.negEntropy, student.cross), sharesOf(span)));
         }),
       );
       return sums.length > 0 ? tf.mul(tf.addN(sums), scale) : tf.scalar(0);
@@ -167,7 +190,7 @@ export function projectedLmKd(student: ProjectedStates, teacher: LmTeacher, labe
         // d(KL·T²)/d logits = T·(softmax(logits/T) − teacher probs), over the scored rows.
         const factor = tf.mul(dy, scale / temperature);
         const { dRows, dw, db } = chunkedProjectionBackward(spans, (span) => tf.gather(sh, idsOf(span)), sw, sb, (span, logits) =>
-          softCrossGrad(logits, teacherOf(idsOf(span)).target, temperature, tf.fill([span[1]], 1).mul(factor)),
+          softCrossGrad(logits, teacherOf(idsOf(span)).target, temperature, sharesOf(span).mul(factor)),
         );
         const dStates = tf.tidy(() =>
           dRows.length > 0

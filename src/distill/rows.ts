@@ -42,5 +42,11 @@ export function vqaRows(batch: VqaBatch, keep?: tf.Tensor): RecordRows {
       if (!keep) return undefined;
       return module === 'decoder' ? gatherRows(keep, indices(batch.answerOf)) : keep;
     },
+    // As the answer loss weighs them: each answer by its share of the human answers, per kept question.
+    sequenceWeights(module: ModuleName) {
+      if (module !== 'decoder') return undefined;
+      const questions = keep ? Array.from(keep.dataSync()).filter((k) => Number(k) > 0).length : batch.questionIds.shape[0]!;
+      return { weights: batch.weights, divisor: Math.max(questions, 1) };
+    },
   };
 }

@@ -76,6 +76,38 @@ describe('projectedLmKd', () => {
     });
   }
 
+  it('with sequence weights, is Σ weight · (KL summed over the sequence) / divisor, value and gradients', () => {
+    tf.tidy(() => {
+      const { labels, student, teacher } = fixture();
+      const weights = [0.7, 0.3];
+      const divisor = 2;
+      const logits = (x: ProjectedStates) => linear(x.states, x.weight, x.bias);
+      // softKl is a mean over its mask: times the sequence's scored count gives the sequence's sum.
+      const ref = withStudent(student, (s) =>
+        tf.div(
+          tf.addN(
+            weights.map((w, b) => {
+              const row = (x: tf.Tensor) => tf.slice(x, [b, 0, 0], [1, -1, -1]);
+              const count = SCORED[b]!.reduce((n, x) => n + x, 0);
+              return tf.mul(softKl(row(logits(s)), row(logits(teacher)), 2, tf.tensor2d([SCORED[b]!])), w * count);
+            }),
+          ),
+          divisor,
+        ) as tf.Scalar,
+      );
+      const weighted = withStudent(student, (s) => projectedLmKd(s, teacher, labels, 2, 2, { weights, divisor }));
+      const xs = [student.states, student.weight, student.bias];
+      const expected = scalarOf(ref(student.states, student.weight, student.bias));
+      assertClose(scalarOf(weighted(student.states, student.weight, student.bias)), expected, 1e-5);
+      // Not the plain mean, which counts sequence 0's three positions and sequence 1's two alike.
+      assert.ok(Math.abs(expected - scalarOf(projectedLmKd(student, teacher, labels, 2, 2))) > 1e-3);
+      const gr = tf.grads(ref)(xs);
+      const gw = tf.grads(weighted)(xs);
+      gr.forEach((g, i) => assert.ok(maxDiff(g, gw[i]!) < 1e-5, `gradient ${i}: ${maxDiff(g, gw[i]!)}`));
+      assert.throws(() => projectedLmKd(student, teacher, labels, 2, 2, { weights: [1], divisor }), /1 sequence weights for labels of 2 rows/);
+    });
+  });
+
   it('has the gradient of finite differences on entries of the states and the weight', () => {
     tf.tidy(() => {
       const { labels, student, teacher } = fixture();

@@ -1,6 +1,7 @@
 // LM KD: per caption token, the student's vocabulary distribution pulled towards the teacher's at
 // temperature T, each through its own LM head (or the teacher's cached top-k logits), scored where the
 // student's labels predict a token (captions, or VQA answers); a gated sample's tokens are not scored.
+// Caption tokens are averaged; VQA answers are weighted as the answer loss weighs them (rows.ts).
 import { z } from 'zod';
 import { tf } from '../../engine/backend.js';
 import { IGNORE_INDEX } from '../../objectives/lm.js';
@@ -26,6 +27,6 @@ export const lm: DistillTerm<z.output<typeof schema>> = {
     const labels = keep ? tf.where(tf.greater(keep.reshape([-1, 1]), 0), s.labels, tf.fill(s.labels.shape, IGNORE_INDEX, 'int32')) : s.labels;
     // A cached teacher brings its top-k logits; a live one its decoder states, projected here.
     const t = teacher.lmTopK ?? { states: part('lm', 'teacher', 'decoder states', teacher.lm).states, ...tm.textDecoder.cls.projection };
-    return projectedLmKd({ states: s.states, ...sm.textDecoder.cls.projection }, t, labels, options.temperature);
+    return projectedLmKd({ states: s.states, ...sm.textDecoder.cls.projection }, t, labels, options.temperature, undefined, rows.sequenceWeights?.('decoder'));
   },
 };

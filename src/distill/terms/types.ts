@@ -7,7 +7,7 @@ import type { TextDecoder } from '../../models/blip.js';
 import type { BlipConfig } from '../../models/config.js';
 import type { PretrainRecord, PretrainTerm } from '../../objectives/pretrain.js';
 import type { AdaptorSet, LayerAdaptors } from '../adaptor.js';
-import type { TopKTeacher } from '../lm-kd.js';
+import type { SequenceWeights, TopKTeacher } from '../lm-kd.js';
 import type { ModuleName } from './modules.js';
 
 /** Every term's options carry its weight in the total loss. */
@@ -48,6 +48,8 @@ export interface RecordRows {
   tokens(module: ModuleName): tf.Tensor | undefined;
   /** Per-row gate [N] (1 = the row's sample teaches through KD, 0 = gated); undefined when nothing is gated. */
   keep(module: ModuleName): tf.Tensor | undefined;
+  /** How a module's rows weigh in a per-token loss when they are not equals (VQA's answer rows); undefined: a mean over tokens. */
+  sequenceWeights?(module: ModuleName): SequenceWeights | undefined;
 }
 
 export interface TermContext<O> {
