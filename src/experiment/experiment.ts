@@ -203,8 +203,9 @@ export class Experiment {
     if (scored.length) stages.push(this.scoreStage('score teacher', 'score-teacher', () => this.teacher, 'BlipForPreTraining', scored, join(teacherDir, 'score.json')));
     if (withVqa) {
       const dir = join(teacherDir, 'vqa');
-      stages.push(this.trainStage('fine-tune teacher for VQA', 'finetune-vqa-teacher', dir, g.vqaSteps, true, (hooks) =>
-        finetune({ ...this.common, task: 'vqa', model: this.teacher, out: dir, steps: g.vqaSteps, seed: g.seeds[0]!, lr: g.vqaLr, warmupSteps: g.vqaWarmupSteps, resume: hasCheckpoint(dir) }, hooks)));
+      const steps = g.teacherVqaSteps ?? g.vqaSteps;
+      stages.push(this.trainStage('fine-tune teacher for VQA', 'finetune-vqa-teacher', dir, steps, true, (hooks) =>
+        finetune({ ...this.common, task: 'vqa', model: this.teacher, out: dir, steps, seed: g.seeds[0]!, lr: g.vqaLr, warmupSteps: g.vqaWarmupSteps, resume: hasCheckpoint(dir) }, hooks)));
       stages.push(this.scoreStage('score teacher VQA', 'score-vqa', () => join(dir, 'model'), 'BlipForQuestionAnswering', ['vqa'], join(teacherDir, 'vqa-score.json')));
     }
     for (const cell of this.cells) {

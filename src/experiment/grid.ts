@@ -39,6 +39,11 @@ export const GridSchema = z
     /** Stage distillation steps of every cell, and VQA (task-adaptive) steps of every model. */
     steps: positiveInt,
     vqaSteps: positiveInt,
+    /**
+     * The teacher's own VQA fine-tuning steps (default vqaSteps). A teacher trained no better than the
+     * students teaches them its mistakes: it is trained in advance, outside the students' budget.
+     */
+    teacherVqaSteps: positiveInt.optional(),
     batchSize: positiveInt.default(32),
     lr: z.number().positive().optional(),
     warmupSteps: z.number().int().nonnegative().optional(),

@@ -38,7 +38,7 @@ const studentFile = join(work, 'mini-student.json');
 const grid = (overrides: Partial<GridInput> = {}) =>
   parseGrid(
     {
-      teacher: teacherDir, students: [studentFile], recipes: ['dlip-default', 'no-kd'], world: 'tiny', steps: 2, vqaSteps: 1,
+      teacher: teacherDir, students: [studentFile], recipes: ['dlip-default', 'no-kd'], world: 'tiny', steps: 2, vqaSteps: 1, teacherVqaSteps: 2,
       batchSize: 4, warmupSteps: 0, vqaWarmupSteps: 0, evalImages: 2, limit: 3, checkpointEvery: 1,
       latency: { repeats: 1, warmup: 0, warmupMs: 0, gallery: 4, k: 2, captionLength: 6 }, examples: 2, ...overrides,
     },
@@ -102,6 +102,11 @@ describe('experiment run folder', () => {
     // The report reads the folder as written (every image, metrics file and top-5 id must resolve).
     const html = readFileSync(await writeReport(out), 'utf8');
     assert.ok(html.includes(kd!.name) && html.includes('data:image/'));
+
+    // The teacher's VQA fine-tune runs its own steps; every student's VQA stage runs vqaSteps.
+    const lastStep = (dir: string) => Math.max(...readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step));
+    assert.equal(lastStep(join(out, 'teacher', 'vqa')), 2);
+    for (const recipe of ['dlip-default', 'no-kd']) assert.equal(lastStep(join(out, 'cells', recipe, 'mini-student', 'seed-0', 'vqa')), 1, recipe);
 
     assert.equal(results.examples.length, 2);
     for (const e of results.examples) {

@@ -22,6 +22,7 @@ The grid (JSON; errors name the field):
     "world": "small",                      built-in world (tiny, small, large), or "data": "dataset.json"
     "tasks": ["retrieval", "caption", "vqa"],
     "steps": 600, "vqaSteps": 200,         distillation steps of each cell; VQA steps of every model
+    "teacherVqaSteps": 600,                the teacher's VQA fine-tuning steps (default vqaSteps)
     "batchSize": 32, "lr": 0.001, "warmupSteps": 50, "vqaLr": 0.0005, "vqaWarmupSteps": 20,
     "checkpointEvery": 100, "evalImages": 100, "limit": 300,
     "latency": {"repeats": 3, "warmup": 1, "warmupMs": 500, "gallery": 64, "k": 16, "captionLength": 20},
