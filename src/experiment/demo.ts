@@ -1,6 +1,6 @@
 // `dlip demo`: the whole path on the built-in world with the shipped teacher — distil tiny-student with
 // dlip-default and train the same student without KD for the same steps, score teacher and both on
-// every task, measure cost and latency — sized for about 15 minutes on 2 cores, or a few (--quick).
+// every task, measure cost and latency — sized for about half an hour on 2 cores, or a few minutes (--quick).
 import { GridSchema } from './grid.js';
 import type { Grid, GridInput } from './grid.js';
 import type { Priors } from './stages.js';
@@ -47,25 +47,25 @@ const QUICK: Partial<GridInput> = {
 
 /**
  * Seconds per unit of work of each stage kind (training samples, examples scored), from the full demo
- * of 2026-12-02 with one thread beside another training job on a 2-core VM (train-no-kd from an earlier
- * run: this one's was paused), so that a first run already shows an ETA; the run's own measurements
- * replace them stage kind by stage kind.
+ * of 2026-12-02 with one thread beside another training job on a 2-core VM (latency: the machine
+ * otherwise idle), so that a first run already shows an ETA; the run's own measurements replace them
+ * stage kind by stage kind.
  */
 export const DEMO_PRIORS: Priors = {
-  'score-teacher': { seconds: 59, work: 200 },
-  'finetune-vqa-teacher': { seconds: 234, work: 1920 },
-  'score-vqa': { seconds: 25, work: 300 },
-  'distill': { seconds: 1050, work: 4800 },
-  'score': { seconds: 22, work: 400 },
-  'distill-vqa': { seconds: 144, work: 1920 },
-  'train-no-kd': { seconds: 455, work: 4800 },
-  'train-vqa-no-kd': { seconds: 54, work: 1920 },
-  'latency': { seconds: 59, work: 2 },
+  'score-teacher': { seconds: 54, work: 200 },
+  'finetune-vqa-teacher': { seconds: 566, work: 5760 },
+  'score-vqa': { seconds: 6, work: 100 },
+  'distill': { seconds: 771, work: 4800 },
+  'score': { seconds: 11, work: 200 },
+  'distill-vqa': { seconds: 205, work: 3840 },
+  'train-no-kd': { seconds: 364, work: 4800 },
+  'train-vqa-no-kd': { seconds: 88, work: 3840 },
+  'latency': { seconds: 35, work: 2 },
 };
 
 export interface DemoOptions {
   quick?: boolean;
-  /** Scales the training steps (distillation and VQA) of the full demo; 1 is about 15 minutes. */
+  /** Scales the students' training steps (distillation and VQA) of the full demo; 1 is about half an hour. */
   budget?: number;
 }
 

@@ -18,7 +18,7 @@ export function registerDemo(program: Command): void {
     .description('distil tiny-student from the shipped teacher on the built-in world, train it without KD too, score all three per task, measure cost and latency, and print the decision figures')
     .option('--out <dir>', 'run folder; rerun the same command to resume after an interruption', 'dlip-demo')
     .option('--quick', 'the same stages on the tiny world with a few steps (a couple of minutes; for CI): the figures mean nothing')
-    .option('--budget <x>', 'scale the training steps (1 = about 15 minutes on 2 cores; 2 = twice the steps)', positiveNum, 1)
+    .option('--budget <x>', "scale the students' training steps (1 = about half an hour on 2 cores; 2 = twice the steps)", positiveNum, 1)
     .option('--dry-run', 'list the stages with their state and estimated time; run nothing')
     .addHelpText('after', `
 Stages: build the built-in world (first run only), score the teacher (retrieval, captioning), fine-tune
