@@ -17,7 +17,9 @@ import type { Results } from '../../src/experiment/results.js';
 import type { StageProgress } from '../../src/experiment/stages.js';
 import { resultsCsv, resultsMarkdown } from '../../src/experiment/tables.js';
 import { saveModel } from '../../src/io/checkpoint.js';
+import { readMetricsLog } from '../../src/report/metrics-log.js';
 import { writeReport } from '../../src/report/report.js';
+import { METRICS_LOG } from '../../src/train/trainer.js';
 import { createModel } from '../../src/models/blip.js';
 import { parseBlipConfig } from '../../src/models/config.js';
 import { initParameters } from '../../src/nn/init.js';
@@ -104,9 +106,9 @@ describe('experiment run folder', () => {
     assert.ok(html.includes(kd!.name) && html.includes('data:image/'));
 
     // The teacher's VQA fine-tune runs its own steps; every student's VQA stage runs vqaSteps.
-    const lastStep = (dir: string) => Math.max(...readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step));
-    assert.equal(lastStep(join(out, 'teacher', 'vqa')), 2);
-    for (const recipe of ['dlip-default', 'no-kd']) assert.equal(lastStep(join(out, 'cells', recipe, 'mini-student', 'seed-0', 'vqa')), 1, recipe);
+    const lastStep = async (dir: string) => Math.max(...(await readMetricsLog(join(dir, METRICS_LOG))).steps.map((s) => s.step));
+    assert.equal(await lastStep(join(out, 'teacher', 'vqa')), 2);
+    for (const recipe of ['dlip-default', 'no-kd']) assert.equal(await lastStep(join(out, 'cells', recipe, 'mini-student', 'seed-0', 'vqa')), 1, recipe);
 
     assert.equal(results.examples.length, 2);
     for (const e of results.examples) {
