@@ -132,7 +132,7 @@ export class Experiment {
     const loaded = new Map(grid.recipes.map((r) => [r, loadRecipe(r)]));
     const hasKd = (r: string) => loaded.get(r)!.terms.length > 0;
     const recipes = new Map(grid.recipes.map((r) => {
-      const vqaRecipe = appliesToVqa(loaded.get(r)!) ? r : grid.baseline;
+      const vqaRecipe = grid.vqaKd !== false && appliesToVqa(loaded.get(r)!) ? r : grid.baseline;
       return [r, { kd: hasKd(r), vqaRecipe, vqaKd: hasKd(vqaRecipe) }];
     }));
     const names = grid.recipes.map(specName);
@@ -219,7 +219,8 @@ export class Experiment {
       if (scored.length) stages.push(this.scoreStage(`score ${cell.name}`, 'score', final, 'BlipForPreTraining', scored, join(cell.dir, 'score.json')));
       if (withVqa) {
         const vqaDir = join(cell.dir, 'vqa');
-        stages.push(this.trainStage(`VQA ${cell.name}${cell.vqaRecipe === cell.recipe ? '' : ` (${cell.vqaRecipe}: no ${specName(cell.recipe)} term reads VQA)`}`, cell.vqaKd ? 'distill-vqa' : 'train-vqa-no-kd', vqaDir, g.vqaSteps, true, (hooks) =>
+        const why = g.vqaKd === false ? 'vqaKd is false' : `no ${specName(cell.recipe)} term reads VQA`;
+        stages.push(this.trainStage(`VQA ${cell.name}${cell.vqaRecipe === cell.recipe ? '' : ` (${specName(cell.vqaRecipe)}: ${why})`}`, cell.vqaKd ? 'distill-vqa' : 'train-vqa-no-kd', vqaDir, g.vqaSteps, true, (hooks) =>
           distill({
             ...this.common, task: 'vqa', teacher: join(teacherDir, 'vqa', 'model'), student: final(), recipe: cell.vqaRecipe, out: vqaDir, steps: g.vqaSteps,
             seed: cell.seed, lr: g.vqaLr, warmupSteps: g.vqaWarmupSteps, resume: hasCheckpoint(vqaDir),

@@ -44,6 +44,12 @@ export const GridSchema = z
      * students teaches them its mistakes: it is trained in advance, outside the students' budget.
      */
     teacherVqaSteps: positiveInt.optional(),
+    /**
+     * Whether a KD cell distils its VQA model from the teacher's (task-adaptive distillation, the
+     * default) or fine-tunes it alone like the baseline, so VQA shows only what stage distillation left.
+     * Optional rather than defaulted: run folders made before it existed keep their saved settings.
+     */
+    vqaKd: z.boolean().optional(),
     batchSize: positiveInt.default(32),
     lr: z.number().positive().optional(),
     warmupSteps: z.number().int().nonnegative().optional(),

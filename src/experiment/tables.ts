@@ -2,14 +2,17 @@
 // spreadsheets) and the summary `dlip demo` and `dlip ablate` print, ending in the decision figures.
 // Every derived figure comes from results.ts (decisions, speedups), so the tables and the report agree.
 import { stringify } from 'csv-stringify/sync';
-import { decisions, HEADLINE, speedups, TASKS, WORKLOADS } from './results.js';
+import { decisions, HEADLINE, headline, speedups, TASKS, WORKLOADS } from './results.js';
 import type { ModelEntry, Results, Task, Workload } from './results.js';
+import { overSeeds, targetChecks } from './seeds.js';
+import type { Spread } from './seeds.js';
 
 const TASK_WORKLOAD: Record<Task, Workload> = { retrieval: 'retrieval', caption: 'caption', vqa: 'vqa' };
 const SHORT: Record<Task, string> = { retrieval: 'R@1', caption: 'CIDEr', vqa: 'VQA' };
 
 const fixed = (x: number | undefined, digits = 2) => (x === undefined ? '–' : x.toFixed(digits));
 const percent = (x: number | undefined) => (x === undefined ? '–' : `${(100 * x).toFixed(0)}%`);
+const percent1 = (x: number | undefined) => (x === undefined ? '–' : `${(100 * x).toFixed(1)}%`);
 const signed = (x: number | undefined) => (x === undefined ? '–' : `${x >= 0 ? '+' : ''}${x.toFixed(2)}`);
 const times = (x: number | undefined) => (x === undefined ? '–' : `${x.toFixed(1)}x`);
 const millions = (n: number | undefined) => (n === undefined ? '–' : `${(n / 1e6).toFixed(2)}M`);
@@ -77,7 +80,48 @@ export function resultsMarkdown(results: Results): string {
     lines.push(...markdownTable(['model', ...workloads], timed.map((m) => [m.name, ...workloads.map((w) => (m.latency?.[w] ? `${fixed(m.latency[w]!.batch1Ms, 1)} / ${fixed(m.latency[w]!.batch32Ms, 1)}` : '–'))])));
   }
   lines.push('', '## Decision figures', '', ...decisionSummary(results));
+  lines.push(...seedsMarkdown(results));
   return `${lines.join('\n')}\n`;
+}
+
+/** "mean ± std (min–max, n=3)", the std being the sample standard deviation over seeds; "x (1 seed)". */
+export function formatSpread(s: Spread | undefined): string {
+  if (!s) return '–';
+  if (s.n === 1) return `${s.mean.toFixed(2)} (1 seed)`;
+  return `${s.mean.toFixed(2)} ± ${s.std!.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)}, n=${s.n})`;
+}
+
+/**
+ * Over seeds (when some cell ran more than one): each KD recipe against the baseline on the same
+ * student, as means with their spread and gains paired by seed. Then DLIP's targets against them.
+ */
+export function seedsMarkdown(results: Results): string[] {
+  const groups = overSeeds(results);
+  const lines: string[] = [];
+  if (groups.some((g) => g.seeds.length > 1)) {
+    lines.push('', '## Over seeds', '', 'Mean ± sample standard deviation over seeds (min–max); the gain is the mean of the per-seed differences over the seeds both ran.');
+    for (const g of groups.filter((x) => x.gain)) {
+      const base = groups.find((x) => x.recipe === results.baseline && x.student === g.student);
+      const tasks = TASKS.filter((t) => g.scores[t]);
+      lines.push('', `### ${g.recipe} against ${results.baseline} (${g.student}, seeds ${g.seeds.join(', ')})`, '');
+      lines.push(...markdownTable(
+        ['task', 'teacher', g.recipe, results.baseline, `gain`, 'seeds higher', `kept (${g.recipe} / ${results.baseline})`],
+        tasks.map((t) => {
+          const gain = g.gain![t];
+          return [
+            `${SHORT[t]}`, fixed(headline(results.teacher, t)), formatSpread(g.scores[t]), formatSpread(base?.scores[t]),
+            signed(gain?.mean), gain ? `${gain.wins}/${gain.seeds}` : '–', `${percent1(g.retained[t])} / ${percent1(base?.retained[t])}`,
+          ];
+        }),
+      ));
+    }
+  }
+  const checks = targetChecks(results, groups);
+  if (checks.length) {
+    lines.push('', "## DLIP's targets", '', "Kuang et al. 2023: a student with about a quarter of the teacher's size keeps over 95% of its quality and runs 2.7x faster.", '');
+    lines.push(...markdownTable(['student', 'target', 'met', 'measured'], checks.map((c) => [c.group, c.claim, c.met === undefined ? 'not decided' : c.met ? 'yes' : '**no**', c.measured])));
+  }
+  return lines;
 }
 
 /** One paragraph per student that is not the baseline: how much smaller, faster, what it keeps, what KD added. */

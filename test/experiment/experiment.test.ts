@@ -3,14 +3,18 @@
 // every stage; a changed shared setting is refused by name; the CSV and Markdown agree with it.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { initBackend } from '../../src/engine/backend.js';
 import { Experiment } from '../../src/experiment/experiment.js';
 import { demoGrid } from '../../src/experiment/demo.js';
-import { parseGrid } from '../../src/experiment/grid.js';
+import { parseGrid, readGrid } from '../../src/experiment/grid.js';
+import { loadRecipe } from '../../src/distill/recipe.js';
+import { resolveConfig } from '../../src/models/resolve.js';
+import { shippedModelDir } from '../../src/models/shipped.js';
+import { packageRoot } from '../../src/paths.js';
 import type { GridInput } from '../../src/experiment/grid.js';
 import { decisions, parseResults } from '../../src/experiment/results.js';
 import type { Results } from '../../src/experiment/results.js';
@@ -145,6 +149,15 @@ describe('experiment run folder', () => {
     assert.deepEqual(timed.runner.stages.filter((s) => s.state() !== 'done').map((s) => s.kind), ['latency']);
   });
 
+  it('distils a KD cell\'s VQA model from the teacher\'s, or with vqaKd false fine-tunes it as the baseline does', async () => {
+    const vqaStages = async (overrides: Partial<GridInput>, folder: string) =>
+      (await Experiment.plan({ kind: 'ablate', grid: grid(overrides), out: join(work, folder), command: [] })).runner.stages.filter((s) => s.label.startsWith('VQA '));
+    assert.deepEqual((await vqaStages({}, 'plan-vqa-kd')).map((s) => s.kind), ['distill-vqa', 'train-vqa-no-kd']);
+    const alone = await vqaStages({ vqaKd: false }, 'plan-no-vqa-kd');
+    assert.deepEqual(alone.map((s) => s.kind), ['train-vqa-no-kd', 'train-vqa-no-kd']);
+    assert.match(alone[0]!.label, /^VQA dlip-default\/mini-student\/seed 0 \(no-kd: vqaKd is false\)$/);
+  });
+
   it('refuses a changed shared setting, naming it', async () => {
     await assert.rejects(
       Experiment.plan({ kind: 'ablate', grid: grid({ steps: 3 }), out, command: [] }),
@@ -191,6 +204,18 @@ describe('grid validation', () => {
     fails({ ...valid, latency: { repeats: 0 } }, 'latency.repeats');
     fails({ ...valid, latency: { captionLength: 4 } }, 'latency.captionLength');
     fails({ ...valid, stpes: 3 }, '(root)');
+  });
+
+  it('parses every grid of docs/evidence, whose recipes and students exist', () => {
+    const dir = join(packageRoot, 'docs', 'evidence');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.grid.json'));
+    assert.ok(files.length >= 6, files.join(', '));
+    for (const file of files) {
+      const g = readGrid(join(dir, file));
+      for (const r of g.recipes) assert.doesNotThrow(() => loadRecipe(r), file);
+      for (const s of g.students) assert.doesNotThrow(() => resolveConfig(s), file);
+      assert.ok(shippedModelDir(g.teacher), `${file}: teacher ${g.teacher}`);
+    }
   });
 
   it('names a recipe or teacher that does not exist before anything trains', async () => {

@@ -31,7 +31,7 @@ Output folder: report.html (open it in a browser), results.json, results.md, res
         kind: 'demo', grid, out: flags.out, command: ['dlip', ...process.argv.slice(2)], priors: DEMO_PRIORS,
         onDataBuild: (what) => process.stderr.write(`preparing ${what} (generated once, then cached)\n`),
       });
-      await runExperiment(experiment, flags.dryRun);
+      await runExperiment(experiment, { dryRun: flags.dryRun });
       if (flags.quick && !flags.dryRun) process.stderr.write('--quick trains a few steps on the tiny world: the stages all ran, but the figures above mean nothing.\n');
     });
 }
