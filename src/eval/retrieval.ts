@@ -65,6 +65,11 @@ export interface RetrievalScores {
   itmPairs: number;
   /** Recall@K when ground truth was given. */
   recall?: RetrievalResult;
+  /**
+   * Recall@K of the first stage alone (ITC cosine, no rerank), when ground truth was given: beside
+   * `recall` it shows what the ITM rerank adds, or costs when a small model's ITM head is weak.
+   */
+  itcRecall?: RetrievalResult;
 }
 
 /** BLIP's score for pairs outside a query's top k. */
@@ -241,10 +246,12 @@ export async function evaluateRetrieval(
 
     const imageToText = { data: i2t, rows: numImages, cols: numTexts };
     const textToImage = { data: t2i, rows: numTexts, cols: numImages };
+    const similarity = { data: simData, rows: numImages, cols: numTexts };
     const recall = options.groundTruth
       ? recallAtK({ ...options.groundTruth, imageToText, textToImageScores: textToImage, ks: options.ks })
       : undefined;
-    return { similarity: { data: simData, rows: numImages, cols: numTexts }, imageToText, textToImage, itmPairs: unique, recall };
+    const itcRecall = options.groundTruth ? recallAtK({ ...options.groundTruth, imageToText: similarity, ks: options.ks }) : undefined;
+    return { similarity, imageToText, textToImage, itmPairs: unique, recall, itcRecall };
   } finally {
     tf.dispose(keep);
   }

@@ -89,6 +89,8 @@ export interface EvalReport {
     recall: RetrievalResult['textRecall'] & object;
     imageRecall: RetrievalResult['imageRecall'];
     mean: number;
+    /** The same recalls from the ITC cosine alone, before the ITM rerank. */
+    itc?: { recall: RetrievalResult['textRecall']; imageRecall: RetrievalResult['imageRecall']; mean: number };
     /** With `rankings`: each leading image's first caption as a query, and the ids of its top 5 images, best first. */
     rankings?: { imageId: string; caption: string; top: string[] }[];
   };
@@ -144,9 +146,12 @@ async function retrieval(model: RetrievalModel & Described, dataset: Dataset, o:
     onProgress: (stage, done, total) => o.onProgress?.('retrieval', done, total ?? (stage === 'images' ? images.length : 0)),
   });
   tf.dispose([encoded.inputIds, encoded.attentionMask]);
-  const r = scores.recall!;
+  const [r, itc] = [scores.recall!, scores.itcRecall!];
   const rankings = o.rankings ? topImages(scores.textToImage, images, texts, o.rankings) : undefined;
-  return { images: images.length, texts: texts.length, k, recall: r.textRecall, imageRecall: r.imageRecall, mean: r.mean, ...(rankings && { rankings }) };
+  return {
+    images: images.length, texts: texts.length, k, recall: r.textRecall, imageRecall: r.imageRecall, mean: r.mean,
+    itc: { recall: itc.textRecall, imageRecall: itc.imageRecall, mean: itc.mean }, ...(rankings && { rankings }),
+  };
 }
 
 /** The top 5 images (by the reranked text→image score) of the first caption of each of the first `count` images. */

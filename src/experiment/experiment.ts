@@ -443,7 +443,9 @@ function scoresOf(report: EvalReport): Results['teacher']['scores'] {
     const recall: Record<string, number> = {};
     for (const [k, v] of Object.entries(r.recall)) recall[`tr${k}`] = v as number;
     for (const [k, v] of Object.entries(r.imageRecall ?? {})) recall[`ir${k}`] = v as number;
-    scores.retrieval = { ...recall, r1: ((recall.tr1 ?? 0) + (recall.ir1 ?? 0)) / 2, mean: r.mean };
+    // The first stage alone beside the reranked headline: what the student's ITM head adds or costs.
+    const itc = r.itc && { itc_tr1: r.itc.recall[1]!, itc_ir1: r.itc.imageRecall[1]!, itc_r1: (r.itc.recall[1]! + r.itc.imageRecall[1]!) / 2 };
+    scores.retrieval = { ...recall, r1: ((recall.tr1 ?? 0) + (recall.ir1 ?? 0)) / 2, mean: r.mean, ...itc };
   }
   if (report.caption) scores.caption = { cider: report.caption.cider, ...Object.fromEntries(report.caption.bleu.map((b, i) => [`bleu${i + 1}`, b])) };
   if (report.vqa) {

@@ -2,7 +2,7 @@
 // spread per task and KD's gain over the baseline paired seed by seed (a seed one side lacks would bias
 // a difference of means); DLIP's headline targets are then checked against those figures. Pure
 // functions of results.json, like the decision figures in results.ts.
-import { headline, speedups, TASKS } from './results.js';
+import { HEADLINE, SECONDARY, speedups, TASKS } from './results.js';
 import type { ModelEntry, Results, Task, Workload } from './results.js';
 
 /** Values over seeds: mean, sample standard deviation (n − 1; none for one value), min and max. */
@@ -33,22 +33,39 @@ export interface PairedGain {
   complete: boolean;
 }
 
+/** One metric of one (recipe, student) over its seeds. */
+export interface SeedMetric {
+  task: Task;
+  /** The score key (results.ts HEADLINE or SECONDARY). */
+  key: string;
+  headline: boolean;
+  spread: Spread;
+  /** Mean / the teacher's score. */
+  retained?: number;
+  /** Against the baseline recipe on the same student; absent for the baseline itself. */
+  gain?: PairedGain;
+}
+
 /** One recipe on one student over the seeds it ran. */
 export interface SeedGroup {
   recipe: string;
   student: string;
   seeds: number[];
-  /** The headline metric per task over the seeds that scored it. */
-  scores: Partial<Record<Task, Spread>>;
-  /** Mean / the teacher's score. */
-  retained: Partial<Record<Task, number>>;
-  /** Against the baseline recipe on the same student; absent for the baseline itself. */
-  gain?: Partial<Record<Task, PairedGain>>;
+  /** Whether this is the baseline recipe (it has no gain over itself). */
+  baseline: boolean;
+  /** Per task, its headline then its secondary metrics, each over the seeds that scored it. */
+  metrics: SeedMetric[];
   /** An entry of the group: cost and latency depend on the student's config only, not its seed. */
   entry: ModelEntry;
 }
 
 const groupKey = (e: ModelEntry) => `${e.recipe}/${e.student}`;
+const scoreOf = (e: ModelEntry, task: Task, key: string) => e.scores[task]?.[key];
+
+/** A group's headline metric on `task`, if scored. */
+export function headlineMetric(group: SeedGroup, task: Task): SeedMetric | undefined {
+  return group.metrics.find((m) => m.task === task && m.headline);
+}
 
 /** The students of `results` grouped by recipe and student, in the order they first appear. */
 export function overSeeds(results: Results): SeedGroup[] {
@@ -56,46 +73,36 @@ export function overSeeds(results: Results): SeedGroup[] {
   for (const s of results.students) groups.set(groupKey(s), [...(groups.get(groupKey(s)) ?? []), s]);
   return [...groups.values()].map((entries): SeedGroup => {
     const first = entries[0]!;
-    const scores: SeedGroup['scores'] = {};
-    const retained: SeedGroup['retained'] = {};
+    const isBaseline = first.recipe === results.baseline;
+    const base = results.students.filter((s) => s.recipe === results.baseline && s.student === first.student);
+    const metrics: SeedMetric[] = [];
     for (const task of TASKS) {
-      const s = spread(entries.flatMap((e) => headline(e, task) ?? []));
-      if (!s) continue;
-      scores[task] = s;
-      const t = headline(results.teacher, task);
-      if (t !== undefined && t > 0) retained[task] = s.mean / t;
+      for (const [key, isHeadline] of [[HEADLINE[task].key, true], ...SECONDARY[task].map((m) => [m.key, false])] as [string, boolean][]) {
+        const s = spread(entries.flatMap((e) => scoreOf(e, task, key) ?? []));
+        if (!s) continue;
+        const t = scoreOf(results.teacher, task, key);
+        const gain = isBaseline ? undefined : pairedGain(entries, base, task, key);
+        metrics.push({ task, key, headline: isHeadline, spread: s, ...(t !== undefined && t > 0 && { retained: s.mean / t }), ...(gain && { gain }) });
+      }
     }
-    const base = first.recipe === results.baseline ? undefined : results.students.filter((s) => s.recipe === results.baseline && s.student === first.student);
-    return {
-      recipe: first.recipe ?? '',
-      student: first.student ?? '',
-      seeds: entries.map((e) => e.seed ?? 0),
-      scores,
-      retained,
-      ...(base && { gain: pairedGains(entries, base) }),
-      entry: first,
-    };
+    return { recipe: first.recipe ?? '', student: first.student ?? '', seeds: entries.map((e) => e.seed ?? 0), baseline: isBaseline, metrics, entry: first };
   });
 }
 
-function pairedGains(mine: ModelEntry[], base: ModelEntry[]): Partial<Record<Task, PairedGain>> {
-  const gains: Partial<Record<Task, PairedGain>> = {};
-  for (const task of TASKS) {
-    const scoredSeeds = (entries: ModelEntry[]) => new Map(entries.flatMap((e) => {
-      const h = headline(e, task);
-      return h === undefined ? [] : [[e.seed ?? 0, h] as const];
-    }));
-    const [a, b] = [scoredSeeds(mine), scoredSeeds(base)];
-    const differences = [...a].flatMap(([seed, x]) => (b.has(seed) ? [x - b.get(seed)!] : []));
-    if (!differences.length) continue;
-    gains[task] = {
-      mean: differences.reduce((x, y) => x + y, 0) / differences.length,
-      seeds: differences.length,
-      wins: differences.filter((d) => d > 0).length,
-      complete: differences.length === new Set([...a.keys(), ...b.keys()]).size,
-    };
-  }
-  return gains;
+function pairedGain(mine: ModelEntry[], base: ModelEntry[], task: Task, key: string): PairedGain | undefined {
+  const bySeed = (entries: ModelEntry[]) => new Map(entries.flatMap((e) => {
+    const x = scoreOf(e, task, key);
+    return x === undefined ? [] : [[e.seed ?? 0, x] as const];
+  }));
+  const [a, b] = [bySeed(mine), bySeed(base)];
+  const differences = [...a].flatMap(([seed, x]) => (b.has(seed) ? [x - b.get(seed)!] : []));
+  if (!differences.length) return undefined;
+  return {
+    mean: differences.reduce((x, y) => x + y, 0) / differences.length,
+    seeds: differences.length,
+    wins: differences.filter((d) => d > 0).length,
+    complete: differences.length === new Set([...a.keys(), ...b.keys()]).size,
+  };
 }
 
 /** DLIP's headline (Kuang et al. 2023): ~22% of the teacher's parameters keeps > 95% of its quality, 2.7x faster. */
@@ -116,17 +123,16 @@ const signed = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(2)}`;
 /** Each KD group against DLIP's targets: beats the baseline and keeps 95% on every task, a quarter of the cost, 2.7x the speed. */
 export function targetChecks(results: Results, groups: SeedGroup[]): TargetCheck[] {
   const checks: TargetCheck[] = [];
-  for (const g of groups.filter((x) => x.gain)) {
+  for (const g of groups.filter((x) => !x.baseline)) {
     const group = `${g.recipe}/${g.student}`;
-    for (const task of TASKS.filter((t) => g.scores[t])) {
-      const gain = g.gain![task];
+    for (const m of g.metrics.filter((x) => x.headline)) {
+      const { task, gain, retained: kept } = m;
       checks.push({
         group,
         claim: `beats ${results.baseline} on ${task} (mean over seeds)`,
         met: gain?.complete ? gain.mean > 0 : undefined,
         measured: gain ? `${signed(gain.mean)}, higher on ${gain.wins} of ${gain.seeds} paired seeds${gain.complete ? '' : ' (incomplete)'}` : 'no baseline score',
       });
-      const kept = g.retained[task];
       checks.push({
         group,
         claim: `keeps ≥ ${pct(DLIP_TARGETS.retained)} of the teacher's ${task} score`,

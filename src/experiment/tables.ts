@@ -2,7 +2,7 @@
 // spreadsheets) and the summary `dlip demo` and `dlip ablate` print, ending in the decision figures.
 // Every derived figure comes from results.ts (decisions, speedups), so the tables and the report agree.
 import { stringify } from 'csv-stringify/sync';
-import { decisions, HEADLINE, headline, speedups, TASKS, WORKLOADS } from './results.js';
+import { decisions, HEADLINE, SECONDARY, speedups, TASKS, WORKLOADS } from './results.js';
 import type { ModelEntry, Results, Task, Workload } from './results.js';
 import { overSeeds, targetChecks } from './seeds.js';
 import type { Spread } from './seeds.js';
@@ -100,17 +100,17 @@ export function seedsMarkdown(results: Results): string[] {
   const lines: string[] = [];
   if (groups.some((g) => g.seeds.length > 1)) {
     lines.push('', '## Over seeds', '', 'Mean ± sample standard deviation over seeds (min–max); the gain is the mean of the per-seed differences over the seeds both ran.');
-    for (const g of groups.filter((x) => x.gain)) {
-      const base = groups.find((x) => x.recipe === results.baseline && x.student === g.student);
-      const tasks = TASKS.filter((t) => g.scores[t]);
+    for (const g of groups.filter((x) => !x.baseline)) {
+      const base = groups.find((x) => x.baseline && x.student === g.student);
       lines.push('', `### ${g.recipe} against ${results.baseline} (${g.student}, seeds ${g.seeds.join(', ')})`, '');
       lines.push(...markdownTable(
-        ['task', 'teacher', g.recipe, results.baseline, `gain`, 'seeds higher', `kept (${g.recipe} / ${results.baseline})`],
-        tasks.map((t) => {
-          const gain = g.gain![t];
+        ['metric', 'teacher', g.recipe, results.baseline, 'gain', 'seeds higher', `kept (${g.recipe} / ${results.baseline})`],
+        g.metrics.map((m) => {
+          const b = base?.metrics.find((x) => x.task === m.task && x.key === m.key);
+          const label = m.headline ? SHORT[m.task] : SECONDARY[m.task].find((x) => x.key === m.key)!.label;
           return [
-            `${SHORT[t]}`, fixed(headline(results.teacher, t)), formatSpread(g.scores[t]), formatSpread(base?.scores[t]),
-            signed(gain?.mean), gain ? `${gain.wins}/${gain.seeds}` : '–', `${percent1(g.retained[t])} / ${percent1(base?.retained[t])}`,
+            label, fixed(results.teacher.scores[m.task]?.[m.key]), formatSpread(m.spread), formatSpread(b?.spread),
+            signed(m.gain?.mean), m.gain ? `${m.gain.wins}/${m.gain.seeds}` : '–', `${percent1(m.retained)} / ${percent1(b?.retained)}`,
           ];
         }),
       ));

@@ -81,6 +81,17 @@ describe('two-stage retrieval', () => {
       return [...topSet(row(full.similarity), 1)][0] !== [...topSet(row(full.imageToText), 1)][0];
     });
     assert.ok(changed, 'ITM should change some top-1 (else the rerank tests prove little)');
+    // The first stage's recall is that of the cosine alone, which the rerank changed.
+    assert.deepEqual(full.itcRecall, recallAtK({ imageToText: full.similarity, textToImage }));
+    assert.notDeepEqual(full.itcRecall!.textRanks, full.recall!.textRanks);
+    tf.dispose([pixels, ids, mask]);
+  });
+
+  it('with k = 1 keeps the ITC order at rank 1, so R@1 equals the first stage alone', async () => {
+    const { pixels, ids, mask } = inputs();
+    const r = await evaluateRetrieval(model, pixels, { inputIds: ids, attentionMask: mask }, { k: 1, groundTruth: { textToImage } });
+    assert.equal(r.recall!.textRecall[1], r.itcRecall!.textRecall[1]);
+    assert.equal(r.recall!.imageRecall[1], r.itcRecall!.imageRecall[1]);
     tf.dispose([pixels, ids, mask]);
   });
 

@@ -28,6 +28,7 @@ function render(r: EvalReport): string {
       `retrieval: ${t.images} images, ${t.texts} texts, ITM rerank of the top ${t.k}`,
       `  TR@1/5/10 ${f(t.recall[1]!)} / ${f(t.recall[5]!)} / ${f(t.recall[10]!)}   IR@1/5/10 ${f(t.imageRecall[1]!)} / ${f(t.imageRecall[5]!)} / ${f(t.imageRecall[10]!)}   mean ${f(t.mean)}`,
     );
+    if (t.itc) lines.push(`  ITC alone (no rerank): TR@1 ${f(t.itc.recall[1]!)}   IR@1 ${f(t.itc.imageRecall[1]!)}   mean ${f(t.itc.mean)}`);
   }
   if (r.caption) {
     const l = r.caption.lengths;
