@@ -2,7 +2,9 @@
 // against its students per task, quality against size and latency, the training curves, examples and
 // what made the run. Every derived figure comes from experiment/results.ts, as the printed summary's.
 import { isAbsolute, join } from 'node:path';
-import { decisions, HEADLINE, headline, speedups, TASKS } from '../experiment/results.js';
+import { decisions, HEADLINE, headline, SECONDARY, speedups, TASKS } from '../experiment/results.js';
+import { overSeeds, targetChecks } from '../experiment/seeds.js';
+import type { Spread } from '../experiment/seeds.js';
 import type { ModelEntry, Results, Task } from '../experiment/results.js';
 import { ChartSet, lossChart, qualityChart, TASK_WORKLOAD, validationChart } from './charts.js';
 import { examplesSection } from './examples.js';
@@ -25,6 +27,31 @@ ${speed.length ? html`<table><tr><th>workload</th><th class="num">faster ×, bat
   return html`<h2>Decision figures</h2>
 <p class="legend">Retained: the student's headline score over the teacher's. KD gain: the student's headline score minus that of the ${results.baseline} student with the same student and seed (points). Size, FLOPs and speed: the teacher's over the student's, on ${results.backend}.</p>
 ${blocks}`;
+}
+
+const spreadCell = (s: Spread | undefined): Html =>
+  s === undefined ? html`<td class="num">—</td>` : html`<td class="num">${score(s.mean)}${s.std === undefined ? '' : html` ± ${score(s.std)} <span class="legend">(${score(s.min)}–${score(s.max)}, n=${s.n})</span>`}</td>`;
+
+/** Each KD recipe against the baseline over seeds (when some cell ran several), then DLIP's targets. */
+function seedsSection(results: Results): Html {
+  const groups = overSeeds(results);
+  const tables = groups.some((g) => g.seeds.length > 1)
+    ? groups.filter((g) => !g.baseline).map((g) => {
+      const base = groups.find((x) => x.baseline && x.student === g.student);
+      const rows = g.metrics.map((m) => {
+        const b = base?.metrics.find((x) => x.task === m.task && x.key === m.key);
+        const label = m.headline ? HEADLINE[m.task].label : SECONDARY[m.task].find((x) => x.key === m.key)!.label;
+        return html`<tr><td>${m.task}</td><td>${label}</td><td class="num">${score(results.teacher.scores[m.task]?.[m.key])}</td>${spreadCell(m.spread)}${spreadCell(b?.spread)}<td class="num ${m.gain === undefined ? '' : m.gain.mean >= 0 ? 'good' : 'bad'}">${signed(m.gain?.mean)}</td><td class="num">${m.gain ? `${m.gain.wins}/${m.gain.seeds}` : '—'}</td><td class="num">${percent(m.retained)}</td></tr>`;
+      });
+      return html`<h3>${g.recipe} against ${results.baseline} (${g.student}, seeds ${g.seeds.join(', ')})</h3>
+<table><tr><th>task</th><th>metric</th><th class="num">teacher</th><th class="num">${g.recipe}</th><th class="num">${results.baseline}</th><th class="num">gain</th><th class="num">seeds higher</th><th class="num">retained</th></tr>${rows}</table>`;
+    })
+    : [];
+  const checks = targetChecks(results, groups);
+  if (!tables.length && !checks.length) return html``;
+  return html`${tables.length ? html`<h2>Over seeds</h2><p class="legend">Mean ± sample standard deviation over seeds (min–max). Gain: the mean of the per-seed differences over the seeds both recipes ran.</p>${tables}` : ''}
+${checks.length ? html`<h2>DLIP's targets</h2><p class="legend">Kuang et al. 2023: a student with about a quarter of the teacher's size keeps over 95% of its quality and runs 2.7x faster. Undecided while a seed is missing.</p>
+<table><tr><th>student</th><th>target</th><th>met</th><th>measured</th></tr>${checks.map((c) => html`<tr><td>${c.group}</td><td>${c.claim}</td><td class="${c.met === undefined ? '' : c.met ? 'good' : 'bad'}">${c.met === undefined ? 'not decided' : c.met ? 'yes' : 'no'}</td><td class="num">${c.measured}</td></tr>`)}</table>` : ''}`;
 }
 
 function taskTable(results: Results, task: Task): Html {
@@ -71,6 +98,7 @@ export async function experimentPage(dir: string, results: Results, file: string
   const quality = tasks.flatMap((t) => [qualityChart(results, t, 'parameters'), qualityChart(results, t, 'latency')].flatMap((c) => (c ? [charts.add(c)] : [])));
   const sections = [
     decisionSection(results),
+    seedsSection(results),
     html`<h2>Teacher and students per task</h2>${tasks.map((t) => taskTable(results, t))}`,
     quality.length ? html`<h2>Quality against size and speed</h2><p class="legend">One point per model; the teacher is the dark diamond. Horizontal axes are logarithmic.</p><div class="charts">${quality}</div>` : html``,
     await curves(dir, results, charts),

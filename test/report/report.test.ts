@@ -60,6 +60,15 @@ describe('report of a demo run', async () => {
     assert.match(rowsAfter(page, '<h3>no-kd/tiny-student/seed 0</h3>')[1]!, /^retrieval \| .* \| 80\.0 \| 40\.0 \| 50\.0% \| — \| 4\.00× \| 8\.00×$/);
   });
 
+  it("checks DLIP's targets, and has no table over seeds for a single seed", () => {
+    assert.ok(!page.includes('<h2>Over seeds</h2>'));
+    const rows = rowsAfter(page, "<h2>DLIP's targets</h2>");
+    assert.ok(rows.includes('dlip-default/tiny-student | beats no-kd on retrieval (mean over seeds) | yes | +20.00, higher on 1 of 1 paired seeds'), rows.join('\n'));
+    assert.ok(rows.includes('dlip-default/tiny-student | keeps ≥ 95.0% of the teacher&#39;s retrieval score | no | 75.0%'), rows.join('\n'));
+    assert.ok(rows.includes('dlip-default/tiny-student | ≥ 2.7x faster than the teacher (image encoding, batch 1 and 32) | no | 2.0x / 8.0x'), rows.join('\n'));
+    assert.ok(!rows.some((r) => r.startsWith('no-kd/')), 'the baseline is not judged');
+  });
+
   it('has a teacher-vs-students table per task with every metric, the headline first', () => {
     const rows = rowsAfter(page, '<h3>retrieval</h3>');
     assert.deepEqual(rows, [
@@ -163,6 +172,25 @@ describe('report of a distill run', () => {
     assert.ok(page.includes('The teacher was not scored'));
     assert.ok(page.includes('Not recorded: the folder has no run.json'));
     assert.match(rowsAfter(page, '<h2>Teacher and student')[1]!, /^tr1 \| — \| 30\.0 \| — \| 40\.0 \(40\)$/);
+  });
+});
+
+describe('report of a run over seeds', async () => {
+  const dir = join(work, 'seeds');
+  const results = await writeDemoRun(dir);
+  // A second seed: the KD student at 0.85 of the teacher, the no-KD one at 0.55 (seed 0: 0.75 and 0.5).
+  const again = (s: (typeof results.students)[number], scale: number) => ({
+    ...s, name: s.name.replace('seed 0', 'seed 1'), seed: 1, metrics: [], sha256: {},
+    scores: Object.fromEntries(Object.entries(results.teacher.scores).map(([task, m]) => [task, Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v * scale]))])),
+  });
+  results.students.push(again(results.students[0]!, 0.85), again(results.students[1]!, 0.55));
+  writeFileSync(join(dir, 'results.json'), JSON.stringify(results));
+  const page = readFileSync(await writeReport(dir), 'utf8');
+
+  it('shows each KD recipe against the baseline as means with their spread and gains paired by seed', () => {
+    const rows = rowsAfter(page, '<h3>dlip-default against no-kd (tiny-student, seeds 0, 1)</h3>');
+    assert.equal(rows[1], 'retrieval | R@1 (mean of TR@1 and IR@1) | 80.0 | 64.0 ± 5.7 (60.0–68.0, n=2) | 42.0 ± 2.8 (40.0–44.0, n=2) | +22.0 | 2/2 | 80.0%');
+    assert.equal(rows.length, 4, 'a row per task: the fixture has no secondary metric');
   });
 });
 
