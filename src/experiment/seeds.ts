@@ -50,6 +50,7 @@ export interface SeedMetric {
 export interface SeedGroup {
   recipe: string;
   student: string;
+  /** The seeds of its cells, scored or not (a metric's spread counts those that scored). */
   seeds: number[];
   /** Whether this is the baseline recipe (it has no gain over itself). */
   baseline: boolean;

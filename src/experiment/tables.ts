@@ -98,9 +98,9 @@ export function formatSpread(s: Spread | undefined): string {
 export function seedsMarkdown(results: Results): string[] {
   const groups = overSeeds(results);
   const lines: string[] = [];
-  if (groups.some((g) => g.seeds.length > 1)) {
+  if (groups.some((g) => g.metrics.some((m) => m.spread.n > 1))) {
     lines.push('', '## Over seeds', '', 'Mean ± sample standard deviation over seeds (min–max); the gain is the mean of the per-seed differences over the seeds both ran.');
-    for (const g of groups.filter((x) => !x.baseline)) {
+    for (const g of groups.filter((x) => !x.baseline && x.metrics.length)) {
       const base = groups.find((x) => x.baseline && x.student === g.student);
       lines.push('', `### ${g.recipe} against ${results.baseline} (${g.student}, seeds ${g.seeds.join(', ')})`, '');
       lines.push(...markdownTable(

@@ -35,8 +35,8 @@ const spreadCell = (s: Spread | undefined): Html =>
 /** Each KD recipe against the baseline over seeds (when some cell ran several), then DLIP's targets. */
 function seedsSection(results: Results): Html {
   const groups = overSeeds(results);
-  const tables = groups.some((g) => g.seeds.length > 1)
-    ? groups.filter((g) => !g.baseline).map((g) => {
+  const tables = groups.some((g) => g.metrics.some((m) => m.spread.n > 1))
+    ? groups.filter((g) => !g.baseline && g.metrics.length).map((g) => {
       const base = groups.find((x) => x.baseline && x.student === g.student);
       const rows = g.metrics.map((m) => {
         const b = base?.metrics.find((x) => x.task === m.task && x.key === m.key);

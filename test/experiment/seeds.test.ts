@@ -89,6 +89,9 @@ describe('results over seeds', () => {
     assert.match(md, /\| R@1 of the ITC stage alone \(no ITM rerank\) \| 50\.00 \| 49\.00 ± 1\.41 \(48\.00–50\.00, n=2\) \| 46\.50 ± 0\.71 \(46\.00–47\.00, n=2\) \| \+2\.50 \| 2\/2 \| 98\.0% \/ 93\.0% \|/);
     assert.match(md, /## DLIP's targets/);
     assert.match(md, /\| kd\/tiny-student \| keeps ≥ 95\.0% of the teacher's caption score \| \*\*no\*\* \| 93\.0% \|/);
+    const unscored = (recipe: string, seed: number) => ({ ...student(recipe, seed, 0, 0), scores: {} });
+    const pending = resultsMarkdown(results([student('kd', 0, 38, 90), student('no-kd', 0, 36, 92), unscored('kd', 1), unscored('no-kd', 1)]));
+    assert.doesNotMatch(pending, /## Over seeds/, 'cells of a seed that has not scored yet make no spread');
     const single = resultsMarkdown(results([student('kd', 0, 38, 90), student('no-kd', 0, 36, 92)]));
     assert.doesNotMatch(single, /## Over seeds/);
     assert.match(single, /## DLIP's targets/);
